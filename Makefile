@@ -1,0 +1,56 @@
+# Efficient Convolutions, Explained -- the two commands a learner needs:
+#   make lab    set up .venv (if needed) and open the series in JupyterLab
+#   make test   set up .venv (if needed) and run every test
+# and a few for maintainers: make notebooks | lint | bench | constraints | clean
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: lab test unit notebooks check-notebooks lint bench constraints clean help
+
+help:
+	@echo "make lab     - install into .venv and open JupyterLab on notebooks/"
+	@echo "make test    - install into .venv and run the whole test suite"
+	@echo "make notebooks - re-execute every notebook in a fresh kernel and store its outputs"
+	@echo "make lint    - ruff over helpers, tests, notebooks"
+	@echo "make bench   - benchmarks (installs the [bench] extras)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "error: Python 3.10 or newer is needed (found $$($(PYTHON) --version)); set PYTHON=python3.x"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+		{ echo "error: could not create $(VENV); on Debian/Ubuntu install it with: sudo apt install python3-venv"; exit 2; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check helpers tests convolution_program.py images/make_samples.py tools
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/e2e -p no:nbval
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(BIN)/python benchmarks/run.py
+
+constraints: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | \
+		(echo "# Exact versions the series is tested with (make lab / make test install with these)."; \
+		 echo "# Regenerate: make constraints"; cat) > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-output convolution_*.png

@@ -1,0 +1,62 @@
+"""Project-level checks: packaging agrees with environment.yml, docstrings give shapes, ruff is clean."""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~ \[]", req.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    conda = {_name(d) for d in deps if isinstance(d, str)} - {"python", "pip"}
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert conda == {_name(d) for d in project["dependencies"]}
+    assert "-e ." in pip_section
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_constraints_pin_every_dependency():
+    pins = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if line and not line.startswith("#")}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    assert {_name(d).replace("_", "-") for d in wanted} <= {p.replace("_", "-") for p in pins}
+
+
+def test_public_functions_have_docstrings_and_hints():
+    missing = []
+    for path in sorted((ROOT / "helpers").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                if not ast.get_docstring(node):
+                    missing.append(f"{path.name}:{node.name} has no docstring")
+                if node.returns is None:
+                    missing.append(f"{path.name}:{node.name} has no return annotation")
+    assert not missing, missing
+
+
+def test_helpers_import_without_widgets():
+    """The CLI and the maths need only numpy and matplotlib (ipywidgets is imported lazily)."""
+    code = ("import sys; sys.modules['ipywidgets'] = None; "
+            "import helpers.conv, helpers.costs, helpers.kernels, helpers.images, helpers.cli, helpers.plotting")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_ruff_clean():
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "helpers", "tests", "convolution_program.py",
+                        "images/make_samples.py"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
