@@ -338,16 +338,17 @@ def conv2d(
 
 def _depthwise_taps(k: np.ndarray, channels: int, image_shape: tuple[int, ...]) -> np.ndarray:
     """Normalise a depthwise kernel to (Kh, Kw, C*M) taps, output channel c*M + m."""
+    given = k.shape
     if k.ndim == 2:
         k = np.broadcast_to(k[:, :, None], (*k.shape, channels))
     if k.ndim == 3:
         k = k[:, :, :, None]
     if k.ndim != 4:
-        raise ValueError(f"depthwise kernel must be (Kh, Kw), (Kh, Kw, C) or (Kh, Kw, C, M), got shape {k.shape}")
+        raise ValueError(f"depthwise kernel must be (Kh, Kw), (Kh, Kw, C) or (Kh, Kw, C, M), got shape {given}")
     if k.shape[2] != channels:
         raise ValueError(
             f"depthwise kernel has {k.shape[2]} channels but the image has {channels}: "
-            f"kernel shape {k.shape}, image shape {image_shape}"
+            f"kernel shape {given}, image shape {image_shape}"
         )
     return k.reshape(k.shape[0], k.shape[1], -1)
 

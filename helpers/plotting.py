@@ -16,12 +16,29 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = [
+    "NotebookFigure",
     "channel_names",
     "channel_panels",
     "draw_channels",
     "figure_input_output",
     "color_scale",
 ]
+
+
+class NotebookFigure(Figure):
+    """A Figure that shows itself as a PNG when it ends a notebook cell.
+
+    Figures made without pyplot have no display hook of their own until the inline
+    backend registers one; this makes helper-made figures render in every front end
+    (JupyterLab, Colab, nbconvert) without touching pyplot's global state.
+    """
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=self.dpi)
+        return buf.getvalue()
 
 
 def channel_names(n: int, rgb: bool | None = None) -> list[str]:
@@ -96,7 +113,7 @@ def figure_input_output(
     n_in = 1 + (image.shape[2] if image.ndim == 3 and image.shape[2] > 1 else 0)
     cols = max(min(max_cols, len(outs)), n_in)
     out_rows = -(-len(outs) // cols)
-    fig = Figure(figsize=(2.6 * cols + 1.0, 2.6 * (1 + out_rows) + 0.6), layout="constrained")
+    fig = NotebookFigure(figsize=(2.6 * cols + 1.0, 2.6 * (1 + out_rows) + 0.6), layout="constrained")
     grid = fig.add_gridspec(1 + out_rows, cols)
     ax0 = fig.add_subplot(grid[0, 0])
     shown = np.clip(image, 0, 1)
@@ -114,3 +131,66 @@ def figure_input_output(
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+def show_channels(array: np.ndarray, title: str = "", names: list[str] | None = None,
+                  *, panel_size: float = 2.4) -> Figure:
+    """A one-row figure with a panel per channel of ``array`` (H, W, C) or (H, W).
+
+    Signed data share one symmetric RdBu_r scale with a colorbar, non-negative data
+    are gray. Returns the Figure (display it, or end the cell with it).
+    """
+    panels = channel_panels(array)
+    fig = NotebookFigure(figsize=(panel_size * len(panels) + 0.8, panel_size + 0.5), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    draw_channels(list(axes), array, names or channel_names(len(panels)), fig=fig)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def draw_sliding_window(
+    ax: Axes,
+    in_size: tuple[int, int],
+    kernel_size: tuple[int, int],
+    out_pos: tuple[int, int] = (0, 0),
+    *,
+    stride: int = 1,
+    padding: str | int = "same",
+    dilation: int = 1,
+    title: str | None = None,
+) -> None:
+    """Draw the padded input grid and mark the pixels that feed one output pixel.
+
+    Image pixels are white, padding zeros light gray, and the (dilated) window of
+    output pixel ``out_pos`` = (row, col) is filled with the tap index. The title
+    states the output-size formula with the numbers filled in.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .conv import output_size, pad_amounts
+
+    (h, w), (kh, kw) = in_size, kernel_size
+    rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
+    cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
+    h_out, w_out = output_size(in_size, kernel_size, stride=stride, padding=padding, dilation=dilation)
+    hp, wp = h + rows.before + rows.after, w + cols.before + cols.after
+    r0, c0 = out_pos[0] * stride, out_pos[1] * stride
+    ax.set_xlim(-0.5, wp - 0.5)
+    ax.set_ylim(hp - 0.5, -0.5)
+    ax.set_aspect("equal")
+    for y in range(hp):
+        for x in range(wp):
+            inside = rows.before <= y < rows.before + h and cols.before <= x < cols.before + w
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor="white" if inside else "#dddddd",
+                                   edgecolor="#999999", lw=0.6))
+    for i in range(kh):
+        for j in range(kw):
+            y, x = r0 + i * dilation, c0 + j * dilation
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor="#ff8c42", alpha=0.75, edgecolor="k", lw=1))
+            ax.text(x, y, f"{i},{j}", ha="center", va="center", fontsize=6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    pad_text = f"padding {padding!r}: {rows.before}+{rows.after} rows, {cols.before}+{cols.after} cols"
+    ax.set_title(title or (f"input {h}×{w} ({pad_text})\nkernel {kh}×{kw}, stride {stride}, dilation {dilation}"
+                           f" → output {h_out}×{w_out}; window of out[{out_pos[0]}, {out_pos[1]}]"), fontsize=8)
