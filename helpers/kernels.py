@@ -238,3 +238,29 @@ def default_depthwise_kernel(channels: int = 3) -> np.ndarray:
     """Per-channel edge kernels, (3, 3, C): Sobel-x, Sobel-y, Laplacian, repeating."""
     bank = [sobel_x(), sobel_y(), laplacian()]
     return np.stack([bank[c % 3] for c in range(channels)], axis=2)
+
+
+def pca_pointwise(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best linear 1x1 projection to ``k`` channels: principal components of the pixels.
+
+    features: (H, W, C). Returns (weights (C, k), mean (C,), explained (C,)) where
+    ``(features - mean) @ weights`` keeps the largest possible share of the variance
+    for any k-channel linear projection, and ``explained[i]`` is the share of the
+    variance carried by component i (descending, summing to 1).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"features must be (H, W, C), got shape {x.shape}")
+    c = x.shape[2]
+    if not 1 <= k <= c:
+        raise ValueError(f"k must be between 1 and the number of channels {c}, got {k}")
+    pixels = x.reshape(-1, c)
+    mean = pixels.mean(axis=0)
+    cov = np.cov(pixels - mean, rowvar=False).reshape(c, c)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1]
+    values, vectors = np.clip(values[order], 0, None), vectors[:, order]
+    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(c)])  # deterministic signs
+    vectors = vectors * np.where(signs == 0, 1, signs)
+    total = values.sum()
+    return vectors[:, :k], mean, values / total if total > 0 else values
