@@ -17,12 +17,12 @@ from .images import SAMPLES, sample_image
 from .widgets import Explorer, View
 
 __all__ = [
-    "sliding_window_explorer",
-    "separable_explorer",
-    "depthwise_pointwise_explorer",
-    "program_explorer",
-    "one_by_one_explorer",
-    "residual_explorer",
+    "sliding_window",
+    "separable",
+    "depthwise_pointwise",
+    "program",
+    "one_by_one",
+    "residual",
 ]
 
 SPATIAL_NAMES = ["gaussian", "box", "sobel_x", "sobel_y", "laplacian", "sharpen", "emboss", "random"]
@@ -44,7 +44,7 @@ def _image(name: str, size: int | None = None) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- notebook 01
-def sliding_window_explorer() -> Explorer:
+def sliding_window() -> Explorer:
     """Which input pixels feed one output pixel, for any padding, stride and dilation."""
 
     def compute(n: int, kernel: int, stride: int, padding: str, dilation: int, out_row: int, out_col: int) -> View:
@@ -114,7 +114,7 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
     return View(panels=panels, text="\n".join(lines), shared_scale=False)
 
 
-def separable_explorer() -> Explorer:
+def separable() -> Explorer:
     """Notebook 01's explorer: kernel, size, sigma and full / separable / best rank-1."""
     controls = {
         "method": ("toggle", ["full", "separable", "best rank-1"], "separable"),
@@ -184,7 +184,7 @@ def depthwise_pointwise_view(mode: str, kernel: str, size: int, out_channels: in
     return View(panels=[(n, out[:, :, i]) for i, n in enumerate(names)], text="\n".join([head, *rows]))
 
 
-def depthwise_pointwise_explorer() -> Explorer:
+def depthwise_pointwise() -> Explorer:
     """Notebook 02's explorer: layer type, kernel, K, output channels and depth multiplier."""
     controls = {
         "mode": ("toggle", MODES_02, "depthwise"),
@@ -231,7 +231,7 @@ def program_view(mode: str, kernel: str, image: str, stride: int, padding: str) 
     return View(panels=[(f"out c{i}", out[:, :, i]) for i in range(out.shape[2])], text="\n".join(text))
 
 
-def program_explorer() -> Explorer:
+def program() -> Explorer:
     """Notebook 05's explorer: the program's flags as widgets, and the command line they make."""
     controls = {
         "mode": ("toggle", list(cli.MODES), "depthwise"),
@@ -294,7 +294,7 @@ def one_by_one_view(preset: str, out_channels: int, relu: bool, image: str = "ph
     return View(panels=[(f"out c{i}", out[:, :, i]) for i in range(out.shape[2])], text=text, shared_scale=False)
 
 
-def one_by_one_explorer() -> Explorer:
+def one_by_one() -> Explorer:
     """Notebook 03's explorer: weight preset, number of output channels, ReLU."""
     controls = {
         "preset": ("dropdown", PRESETS_03, "ycbcr"),
@@ -329,12 +329,12 @@ def residual_view(depth: int, residual: str, activation: str, init_scale: float,
         LinePanel("‖dL/dh‖ at each layer's input, at initialisation", {residual: (layers[finite], norms[finite])},
                   "layer (input → output)", "gradient norm", logy=True),
         LinePanel("training loss (spirals)", {residual: (np.arange(len(losses)), np.array(losses))},
-                  "step", "cross-entropy"),
+                  "step", "cross-entropy", ylim=(0.0, 1.05 * max([v for v in losses if np.isfinite(v)] or [1.0]))),
     ]
     return View(lines=panels, text=text)
 
 
-def residual_explorer() -> Explorer:
+def residual() -> Explorer:
     """Notebook 04's explorer: depth, residual on/off, activation, initialisation scale."""
     controls = {
         "residual": ("toggle", ["plain", "residual"], "residual"),

@@ -41,6 +41,7 @@ class LinePanel:
     xlabel: str = ""
     ylabel: str = ""
     logy: bool = False
+    ylim: tuple[float, float] | None = None
 
 
 @dataclass
@@ -140,6 +141,8 @@ class Explorer:
                 ax.plot(x, y, label=label, lw=1.4)
             if lp.logy:
                 ax.set_yscale("log")
+            if lp.ylim is not None:
+                ax.set_ylim(*lp.ylim)
             ax.set_title(lp.title, fontsize=9)
             ax.set_xlabel(lp.xlabel, fontsize=8)
             ax.set_ylabel(lp.ylabel, fontsize=8)

@@ -6,8 +6,8 @@ import pytest
 from helpers import explorers
 from helpers.costs import conv_cost, format_count
 
-FACTORIES = [explorers.sliding_window_explorer, explorers.separable_explorer,
-             explorers.depthwise_pointwise_explorer, explorers.program_explorer]
+FACTORIES = [explorers.sliding_window, explorers.separable,
+             explorers.depthwise_pointwise, explorers.program]
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
@@ -24,7 +24,7 @@ def test_every_control_changes_the_picture(factory):
             other = next(o for o in opts[0] if o != default)
         else:
             other = not default
-        if factory is explorers.sliding_window_explorer and name in ("out_row", "out_col"):
+        if factory is explorers.sliding_window and name in ("out_row", "out_col"):
             other = 0  # the default window is off the corner; row/col 0 moves it
         view, png = ex.render(**{name: other})
         assert png != base_png or view.text != base_view.text, f"{name}={other!r} changed nothing"
@@ -67,7 +67,7 @@ def test_widget_builds_and_redraws(capsys):
     pytest.importorskip("ipywidgets")
     import ipywidgets as w
 
-    ex = explorers.depthwise_pointwise_explorer()
+    ex = explorers.depthwise_pointwise()
     box = ex.widget()
     controls = [c for c in box.children[:-1]]
     sliders = [c for row in controls for c in (row.children if isinstance(row, w.HBox) else [row])
@@ -78,7 +78,7 @@ def test_widget_builds_and_redraws(capsys):
     assert "C_out = 2" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("factory", [explorers.one_by_one_explorer, explorers.residual_explorer])
+@pytest.mark.parametrize("factory", [explorers.one_by_one, explorers.residual])
 def test_notebook_03_04_explorers_respond(factory):
     ex = factory()
     base_view, base_png = ex.render()
