@@ -50,9 +50,10 @@ __all__ = [
 
 Padding = str | int
 
-# Elements of output handled per row block: ~128k floats (512 kB in float32) keeps the
-# block, its shifted input rows and one temporary inside a 1 MB L2 cache.
-_BLOCK_ELEMENTS = 1 << 17
+# Bytes of one row-block array. The fast ops keep about four such arrays busy (the
+# padded input rows, the accumulator, a temporary, an intermediate), which should
+# stay inside a 1 MB L2 cache.
+_BLOCK_BYTES = 256 * 1024
 
 
 # --------------------------------------------------------------------------- sizes
@@ -206,42 +207,152 @@ def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: 
     return buf
 
 
-def _block_rows(w_out: int, c_out: int, h_out: int) -> int:
-    return max(1, min(h_out, _BLOCK_ELEMENTS // max(1, w_out * c_out)))
+def _block_rows(row_elements: int, dtype: np.dtype, h_out: int) -> int:
+    """How many output rows of ``row_elements`` values make one cache-sized block."""
+    return max(1, min(h_out, _BLOCK_BYTES // max(1, row_elements * np.dtype(dtype).itemsize)))
+
+
+def _tile_taps(taps: np.ndarray, width: int) -> np.ndarray:
+    """(Kh, Kw, C) taps -> (Kh*Kw, width*C): each tap repeated along a row, so a multiply
+    runs over one long contiguous row instead of broadcasting a tiny channel axis."""
+    kh, kw, c = taps.shape
+    return np.tile(taps.reshape(kh * kw, 1, c), (1, width, 1)).reshape(kh * kw, width * c)
+
+
+def _row_passes(acc: np.ndarray, flat: np.ndarray, tiles: np.ndarray, starts: list[int], tmp: np.ndarray) -> None:
+    """acc = sum over taps t of flat[starts[t] : starts[t] + acc.size] * tiles[t] (tiles[t] per row).
+
+    acc, tmp: (n, width) contiguous; flat: 1-D; tiles: (taps, width). Every operand is
+    a contiguous block of whole rows, which is what NumPy's loops run fastest on (a
+    row-strided view is 2-3x slower); two passes per tap, multiply then add.
+    """
+    n, width = acc.shape
+    for t, start in enumerate(starts):
+        src = flat[start : start + n * width].reshape(n, width)
+        if t == 0:
+            np.multiply(src, tiles[0], out=acc)
+        else:
+            np.multiply(src, tiles[t], out=tmp)
+            np.add(acc, tmp, out=acc)
 
 
 def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
                     dilation: int = 1) -> np.ndarray:
     """img: (H, W, C); taps: (Kh, Kw, C) -- one filter per channel. Returns (H', W', C).
 
-    ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`).
+    ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`). For stride
+    1 the output is computed over the full padded width: then the input of tap (i, j)
+    is the flattened padded row block shifted by (i*W_pad + j)*C elements -- one
+    contiguous slice -- and the few extra columns are dropped at the end.
     """
-    c = img.shape[2]
+    h, w, c = img.shape
     kh, kw, _ = taps.shape
     h_out, w_out = rows.out, cols.out
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
+    if stride == 1:
+        w_pad = w + cols.before + cols.after
+        width = w_pad * c
+        tiles = _tile_taps(taps, w_pad)
+        starts = [(i * dilation * w_pad + j * dilation) * c for i in range(kh) for j in range(kw)]
+        step = _block_rows(width, img.dtype, h_out)
+        acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
+        for y0 in range(0, h_out, step):
+            n = min(step, h_out - y0)
+            # one spare row, so that the last tap's slice stays inside the block
+            block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
+            _row_passes(acc[:n], block.reshape(-1), tiles, starts, tmp[:n])
+            out[y0 : y0 + n] = acc[:n].reshape(n, w_pad, c)[:, :w_out]
+        return out
     flat_out = out.reshape(h_out, w_out * c)
-    # One row of taps per kernel offset, tiled along the output row so each multiply
-    # runs over a long contiguous row instead of broadcasting a tiny channel axis.
-    tiled = np.tile(taps.reshape(kh * kw, 1, c), (1, w_out, 1)).reshape(kh * kw, w_out * c)
-    step = _block_rows(w_out, c, h_out)
+    tiled = _tile_taps(taps, w_out)
+    step = _block_rows(w_out * c, img.dtype, h_out)
     tmp = np.empty((step, w_out * c), dtype=img.dtype)
     for y0 in range(0, h_out, step):
         y1 = min(y0 + step, h_out)
         n = y1 - y0
         block = _padded_rows(img, y0 * stride, (y1 - 1) * stride + dilation * (kh - 1) + 1, rows, cols)
-        acc = flat_out[y0:y1]
-        t = tmp[:n]
+        acc, t = flat_out[y0:y1], tmp[:n]
         for i in range(kh):
             for j in range(kw):
-                src = block[i * dilation : i * dilation + (n - 1) * stride + 1 : stride]
-                src = src[:, j * dilation : j * dilation + (w_out - 1) * stride + 1 : stride]
-                src = src.reshape(n, w_out * c)  # a view for stride 1, a gather otherwise
+                part = block[i * dilation : i * dilation + (n - 1) * stride + 1 : stride]
+                part = part[:, j * dilation : j * dilation + (w_out - 1) * stride + 1 : stride]
+                part = part.reshape(n, w_out * c)  # strided: this reshape gathers
                 if i == 0 and j == 0:
-                    np.multiply(src, tiled[0], out=acc)
+                    np.multiply(part, tiled[0], out=acc)
                 else:
-                    np.multiply(src, tiled[i * kw + j], out=t)
+                    np.multiply(part, tiled[i * kw + j], out=t)
                     acc += t
+    return out
+
+
+def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray, rows: PadAmounts,
+                    cols: PadAmounts) -> np.ndarray:
+    """img: (H, W, C); col_taps: (Kh, C); row_taps: (Kw, C). Returns (H', W', C).
+
+    Fused by row blocks: the Kx1 pass turns a padded block of input rows into a block
+    of intermediate rows (kept in cache), and the 1xK pass turns that into output rows
+    at once, so the intermediate image never exists in full. Both passes run over
+    contiguous slices of the full padded width, as in :func:`_depthwise_fast`.
+    """
+    h, w, c = img.shape
+    kh, kw = col_taps.shape[0], row_taps.shape[0]
+    h_out, w_out = rows.out, cols.out
+    w_pad = w + cols.before + cols.after
+    width = w_pad * c
+    out = np.empty((h_out, w_out, c), dtype=img.dtype)
+    col_tiles = _tile_taps(col_taps.reshape(kh, 1, c), w_pad)
+    row_tiles = _tile_taps(row_taps.reshape(1, kw, c), w_pad)
+    down = [i * width for i in range(kh)]
+    across = [j * c for j in range(kw)]
+    step = _block_rows(width, img.dtype, h_out)
+    mid = np.zeros(step * width + (kw - 1) * c, img.dtype)  # the tail is read only for dropped columns
+    acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
+    for y0 in range(0, h_out, step):
+        n = min(step, h_out - y0)
+        block = _padded_rows(img, y0, y0 + n + kh - 1, rows, cols)
+        m = mid[: n * width].reshape(n, width)
+        _row_passes(m, block.reshape(-1), col_tiles, down, tmp[:n])   # Kx1 down the columns
+        _row_passes(acc[:n], mid, row_tiles, across, tmp[:n])         # 1xK along the rows
+        out[y0 : y0 + n] = acc[:n].reshape(n, w_pad, c)[:, :w_out]
+    return out
+
+
+# Below this many values per patch (Kh*Kw*C_in) a standard convolution gathers the
+# patches of one row block and makes a single matrix multiply; above it, one matmul
+# per kernel tap is already large enough for BLAS to run at full speed.
+_SMALL_PATCH = 256
+
+
+def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
+                      out: np.ndarray) -> np.ndarray:
+    """Stride-1 standard convolution for few input channels (RGB, say), into ``out``.
+
+    Per row block: the padded rows go to planar layout (C_in, rows*W_pad); for every tap
+    the C_in channel rows shifted by that tap are copied, contiguous, into a patch
+    matrix (Kh*Kw*C_in, N) -- bounded by the block, never the whole image -- and one
+    matrix multiply (C_out, Kh*Kw*C_in) @ (Kh*Kw*C_in, N) gives every output channel.
+    """
+    h, w, c_in = img.shape
+    kh, kw, _, c_out = kernel.shape
+    h_out, w_out = rows.out, cols.out
+    w_pad = w + cols.before + cols.after
+    patch = kh * kw * c_in
+    weights = np.ascontiguousarray(kernel.reshape(patch, c_out).T)  # row o: all taps and channels
+    step = _block_rows(w_pad * max(patch, c_out), img.dtype, h_out)
+    patches = np.empty((patch, step * w_pad), dtype=img.dtype)
+    result = np.empty((c_out, step * w_pad), dtype=img.dtype)
+    starts = [i * dilation * w_pad + j * dilation for i in range(kh) for j in range(kw)]
+    for y0 in range(0, h_out, step):
+        n = min(step, h_out - y0)
+        size = n * w_pad
+        block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
+        planar = np.ascontiguousarray(block.reshape(-1, c_in).T)  # (C_in, rows * W_pad)
+        p = patches[:, :size]
+        for t, start in enumerate(starts):
+            p[t * c_in : (t + 1) * c_in] = planar[:, start : start + size]
+        r = result[:, :size]
+        np.matmul(weights, p, out=r)
+        out[y0 : y0 + n] = r.reshape(c_out, n, w_pad)[:, :, :w_out].transpose(1, 2, 0)
     return out
 
 
@@ -261,10 +372,12 @@ def _standard_fast(
     h_out, w_out = output_size((h, w), (kh, kw), stride=stride, padding=padding, dilation=dilation)
     out = np.empty((h_out, w_out, c_out), dtype=img.dtype)
     w_pad = w + cols.before + cols.after
+    if stride == 1 and c_in * kh * kw <= _SMALL_PATCH:
+        return _standard_patches(img, kernel, rows, cols, dilation, out)
     if stride == 1:
         # Rows are computed over all w_pad columns (the last few are dropped), so that
         # the input of every tap is one contiguous slice of the flattened block.
-        step = _block_rows(w_pad, max(c_in, c_out), h_out)
+        step = _block_rows(w_pad * max(c_in, c_out), img.dtype, h_out)
         acc = np.empty((step * w_pad, c_out), dtype=img.dtype)
         tmp = np.empty_like(acc)
         for y0 in range(0, h_out, step):
@@ -284,7 +397,7 @@ def _standard_fast(
                         a += t
             out[y0:y1] = a.reshape(n, w_pad, c_out)[:, :w_out]
         return out
-    step = _block_rows(w_out, max(c_in, c_out), h_out)
+    step = _block_rows(w_out * max(c_in, c_out), img.dtype, h_out)
     for y0 in range(0, h_out, step):
         y1 = min(y0 + step, h_out)
         n = y1 - y0
@@ -448,13 +561,11 @@ def spatial_separable_conv2d(
             raise ValueError(f"{name} filter must be (K,) or (K, {c}) for a {c}-channel image, got shape {v.shape}")
     (h, w), kh, kw = img.shape[:2], col.shape[0], rw.shape[0]
     output_size((h, w), (kh, kw), padding=padding)  # fail early, with the 2-D message
-    col_taps = np.broadcast_to(col.reshape(kh, 1, -1), (kh, 1, c))
-    row_taps = np.broadcast_to(rw.reshape(1, kw, -1), (1, kw, c))
     # the vertical pass pads only rows, the horizontal pass only columns
     rows = pad_amounts(h, kh, padding=padding)
     cols = pad_amounts(w, kw, padding=padding)
-    down = _depthwise_fast(img, np.ascontiguousarray(col_taps), 1, rows, PadAmounts(0, 0, w))
-    out = _depthwise_fast(down, np.ascontiguousarray(row_taps), 1, PadAmounts(0, 0, rows.out), cols)
+    out = _separable_fast(img, np.broadcast_to(col.reshape(kh, -1), (kh, c)),
+                          np.broadcast_to(rw.reshape(kw, -1), (kw, c)), rows, cols)
     return _finish(out, was_2d)
 
 

@@ -114,6 +114,7 @@ class Explorer:
         self._line_axes = [fig.add_subplot(grid[img_rows + i // cols, i % cols]) for i in range(n_line)]
         self._suptitle = fig.suptitle("", fontsize=10)
         self._fig = fig
+        self._frozen = False
         self._layout = (n_img, n_line, tuple(p.shape for _, p in view.panels))
 
     def figure(self, view: View) -> Figure:
@@ -159,7 +160,13 @@ class Explorer:
         view = self.compute(**settings)
         fig = self.figure(view)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi)
+        fig.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})  # fast zlib level
+        if not getattr(self, "_frozen", True) and view.draw is None:
+            # The constrained layout was computed by this first save; keep it. Later
+            # redraws of the same layout skip the layout pass, which otherwise costs a
+            # whole extra draw of the figure on every slider move.
+            fig.set_layout_engine(None)
+            self._frozen = True
         return view, buf.getvalue()
 
     def show(self, **values: object) -> None:
