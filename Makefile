@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: lab test unit notebooks check-notebooks lint bench constraints clean help
+.PHONY: lab test unit notebooks lint bench constraints clean help
 
 help:
 	@echo "make lab     - install into .venv and open JupyterLab on notebooks/"
@@ -28,10 +28,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) \
+		$(if $(LAB_ARGS),$(LAB_ARGS),) notebooks/
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check helpers tests convolution_program.py images/make_samples.py tools
+	$(BIN)/python -m ruff check helpers tests convolution_program.py images/make_samples.py tools benchmarks
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
@@ -44,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -c benchmarks/constraints.txt -e ".[test,bench]"
 	$(BIN)/python benchmarks/run.py
 
 constraints: $(STAMP)

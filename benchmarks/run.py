@@ -210,6 +210,7 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 rounds instead of 9, skip the 4096x4096 cases")
+    ap.add_argument("--no-readme", action="store_true", help="do not copy the results into README.md")
     args = ap.parse_args(argv)
     rounds = 3 if args.quick else 9
     rng = np.random.default_rng(0)
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "results.md").write_text(markdown(report))
     plot(report)
     print(f"\nwrote {RESULTS / 'results.md'}, results.json, results.png")
+    if not args.no_readme and not args.quick:
+        update_readme(markdown(report))
     for t in report["targets"]:
         print(f"{'PASS' if t['met'] else 'MISS'}  {t['target']}: {t['measured']}")
     return 0
@@ -303,6 +306,20 @@ def markdown(report: dict) -> str:
                   f"{report['slider_update_ms']:.1f} ms median.", "", "| target | met | measured |", "|---|---|---|"]
     lines += [f"| {t['target']} | {'yes' if t['met'] else '**no**'} | {t['measured']} |" for t in report["targets"]]
     return "\n".join(lines) + "\n"
+
+
+README_START, README_END = "<!-- benchmark results: start -->", "<!-- benchmark results: end -->"
+
+
+def update_readme(table: str) -> None:
+    """Replace the text between the two markers in README.md with the latest results."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START in text and README_END in text:
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+        readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}")
+        print("updated the Performance section of README.md")
 
 
 def plot(report: dict) -> None:
