@@ -103,3 +103,12 @@ def test_atomic_save_leaves_nothing_on_failure(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_image(tmp_path / "ok.png").shape == (4, 4, 3)
+
+
+def test_truncated_png_is_a_clear_error(tmp_path):
+    from helpers.images import IMAGES_DIR
+
+    data = (IMAGES_DIR / "test_card.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cannot read image"):
+        load_image(tmp_path / "cut.png")
