@@ -29,6 +29,7 @@ matrix multiply handed to BLAS.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -236,32 +237,47 @@ def _row_passes(acc: np.ndarray, flat: np.ndarray, tiles: np.ndarray, starts: li
             np.add(acc, tmp, out=acc)
 
 
+def _depthwise_row_blocks(img: np.ndarray, taps: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
+                          block_bytes: int | None = None) -> Iterator[tuple[int, int, np.ndarray, int]]:
+    """Stride-1 depthwise convolution, one cache-sized block of output rows at a time.
+
+    img: (H, W, C); taps: (Kh, Kw, C). Yields (y0, n, acc, W_pad): acc is (n, W_pad*C),
+    output rows y0 .. y0+n computed over the full padded width (the first W' columns
+    of each row are the real output). The input of tap (i, j) is then the flattened
+    padded row block shifted by (i*W_pad + j)*C elements: one contiguous slice.
+    ``acc`` is reused: consume it before asking for the next block.
+    """
+    h, w, c = img.shape
+    kh, kw, _ = taps.shape
+    w_pad = w + cols.before + cols.after
+    width = w_pad * c
+    tiles = _tile_taps(taps, w_pad)
+    starts = [(i * dilation * w_pad + j * dilation) * c for i in range(kh) for j in range(kw)]
+    step = max(1, min(rows.out, (block_bytes or _BLOCK_BYTES) // (width * img.dtype.itemsize)))
+    acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
+    for y0 in range(0, rows.out, step):
+        n = min(step, rows.out - y0)
+        # one spare row, so that the last tap's slice stays inside the block
+        block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
+        _row_passes(acc[:n], block.reshape(-1), tiles, starts, tmp[:n])
+        yield y0, n, acc[:n], w_pad
+
+
 def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
                     dilation: int = 1) -> np.ndarray:
     """img: (H, W, C); taps: (Kh, Kw, C) -- one filter per channel. Returns (H', W', C).
 
-    ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`). For stride
-    1 the output is computed over the full padded width: then the input of tap (i, j)
-    is the flattened padded row block shifted by (i*W_pad + j)*C elements -- one
-    contiguous slice -- and the few extra columns are dropped at the end.
+    ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`). Stride 1
+    runs :func:`_depthwise_row_blocks`; a larger stride gathers each tap's strided
+    slice from a zero-padded block of rows.
     """
     h, w, c = img.shape
     kh, kw, _ = taps.shape
     h_out, w_out = rows.out, cols.out
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
     if stride == 1:
-        w_pad = w + cols.before + cols.after
-        width = w_pad * c
-        tiles = _tile_taps(taps, w_pad)
-        starts = [(i * dilation * w_pad + j * dilation) * c for i in range(kh) for j in range(kw)]
-        step = _block_rows(width, img.dtype, h_out)
-        acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
-        for y0 in range(0, h_out, step):
-            n = min(step, h_out - y0)
-            # one spare row, so that the last tap's slice stays inside the block
-            block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
-            _row_passes(acc[:n], block.reshape(-1), tiles, starts, tmp[:n])
-            out[y0 : y0 + n] = acc[:n].reshape(n, w_pad, c)[:, :w_out]
+        for y0, n, acc, w_pad in _depthwise_row_blocks(img, taps, rows, cols, dilation):
+            out[y0 : y0 + n] = acc.reshape(n, w_pad, c)[:, :w_out]
         return out
     flat_out = out.reshape(h_out, w_out * c)
     tiled = _tile_taps(taps, w_out)
@@ -590,8 +606,33 @@ def depthwise_separable_conv2d(
     -------
     (H', W', C_out)
     """
-    mid = depthwise_conv2d(image, depthwise_kernel, stride=stride, padding=padding, dilation=dilation)
-    return pointwise_conv2d(mid, pointwise_weights)
+    if stride != 1:
+        mid = depthwise_conv2d(image, depthwise_kernel, stride=stride, padding=padding, dilation=dilation)
+        return pointwise_conv2d(mid, pointwise_weights)
+    img, _ = _as_image(image)
+    taps = _depthwise_taps(_as_kernel(depthwise_kernel, img.dtype, "depthwise kernel"), img.shape[2],
+                           np.shape(image))
+    m = taps.shape[2] // img.shape[2]
+    wts = _as_kernel(pointwise_weights, img.dtype, "pointwise weights")
+    if wts.ndim != 2 or wts.shape[0] != taps.shape[2]:
+        raise ValueError(f"pointwise weights must be (C*M, C_out) with C*M = {taps.shape[2]} "
+                         f"(the depthwise outputs), got shape {wts.shape}")
+    (h, w), (kh, kw) = img.shape[:2], taps.shape[:2]
+    h_out, w_out = output_size((h, w), (kh, kw), padding=padding, dilation=dilation)
+    rows = pad_amounts(h, kh, padding=padding, dilation=dilation)
+    cols = pad_amounts(w, kw, padding=padding, dilation=dilation)
+    src = img if m == 1 else np.repeat(img, m, axis=2)
+    out = np.empty((h_out, w_out, wts.shape[1]), dtype=img.dtype)
+    # Fused by row blocks: each block of depthwise rows is mixed by one matmul while it
+    # is still in cache, so the (H', W', C*M) intermediate never exists in full.
+    result = None
+    for y0, n, acc, w_pad in _depthwise_row_blocks(src, taps, rows, cols, dilation, block_bytes=4 * _BLOCK_BYTES):
+        if result is None:
+            result = np.empty((acc.shape[0] * w_pad, wts.shape[1]), dtype=img.dtype)
+        r = result[: n * w_pad]
+        np.matmul(acc.reshape(n * w_pad, -1), wts, out=r)
+        out[y0 : y0 + n] = r.reshape(n, w_pad, -1)[:, :w_out]
+    return out
 
 
 # ------------------------------------------------------------- the textbook loops

@@ -157,7 +157,7 @@ def depthwise_pointwise_view(mode: str, kernel: str, size: int, out_channels: in
     k = wts["depthwise"].shape[0]
     if mode == "standard":
         out = conv.conv2d(img, wts["standard"])
-        names = [f"out c{o}: rot{o * 90}° kernel, all of R,G,B" for o in range(out_channels)]
+        names = [f"out c{o}: rot{(o % 4) * 90}° kernel, all of R,G,B" for o in range(out_channels)]
     elif mode == "depthwise":
         out = conv.depthwise_conv2d(img, wts["depthwise"])
         names = [f"out c{i}: {RGB[i // multiplier]} only" for i in range(c * multiplier)]

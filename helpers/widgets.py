@@ -200,7 +200,8 @@ class Explorer:
                 made[name] = w.Dropdown(options=options, value=value, description=label, style=style)
             elif kind == "toggle":
                 options, value = opts
-                made[name] = w.ToggleButtons(options=options, value=value, description=label, style=style)
+                made[name] = w.ToggleButtons(options=options, value=value, description=label,
+                                             style={**style, "button_width": "auto"})
             elif kind == "checkbox":
                 (value,) = opts
                 made[name] = w.Checkbox(value=value, description=label, indent=False)
