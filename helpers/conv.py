@@ -337,6 +337,7 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
 # patches of one row block and makes a single matrix multiply; above it, one matmul
 # per kernel tap is already large enough for BLAS to run at full speed.
 _SMALL_PATCH = 256
+_PATCH_PIXELS = 4096
 
 
 def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
@@ -354,7 +355,8 @@ def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, col
     w_pad = w + cols.before + cols.after
     patch = kh * kw * c_in
     weights = np.ascontiguousarray(kernel.reshape(patch, c_out).T)  # row o: all taps and channels
-    step = _block_rows(w_pad * max(patch, c_out), img.dtype, h_out)
+    # enough pixels per block for an efficient matmul; the patch matrix stays a few MB
+    step = max(1, min(h_out, _PATCH_PIXELS // w_pad))
     patches = np.empty((patch, step * w_pad), dtype=img.dtype)
     result = np.empty((c_out, step * w_pad), dtype=img.dtype)
     starts = [i * dilation * w_pad + j * dilation for i in range(kh) for j in range(kw)]
