@@ -8,6 +8,8 @@ them directly.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -35,11 +37,18 @@ def _kernel(name: str, size: int, sigma: float | None = None) -> np.ndarray:
     return kernels.get_kernel(name)
 
 
+@functools.lru_cache(maxsize=8)
 def _image(name: str, size: int | None = None) -> np.ndarray:
+    """A sample image (optionally subsampled to about ``size`` rows), decoded once.
+
+    Every slider move asks for it, so it is cached: a contiguous, read-only array.
+    """
     img = sample_image(name)
     if size is not None:
         step = max(1, img.shape[0] // size)
         img = img[::step, ::step]
+    img = np.ascontiguousarray(img)
+    img.flags.writeable = False
     return img
 
 
