@@ -32,7 +32,7 @@ lab: $(STAMP)
 		$(if $(LAB_ARGS),$(LAB_ARGS),) notebooks/
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check helpers tests convolution_program.py images/make_samples.py tools benchmarks
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import conv  # noqa: E402
+from helpers.timing import compare_ms  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -149,15 +150,7 @@ def implementations(case: dict, rng: np.random.Generator) -> tuple[dict[str, Cal
 
 def time_alternating(impl: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     """Median milliseconds per implementation, timed alternately in ``rounds`` rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in impl}
-    for fn in impl.values():
-        fn()  # warm up
-    for _ in range(rounds):
-        for name, fn in impl.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append((time.perf_counter() - t0) * 1e3)
-    return {name: float(np.median(v)) for name, v in samples.items()}
+    return compare_ms(impl, repeat=rounds)
 
 
 def peak_extra_mb(fn: Callable[[], object], out_bytes: int) -> float:

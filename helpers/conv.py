@@ -21,16 +21,17 @@ Conventions (the same as Keras/TensorFlow, and PyTorch with ``groups=C``):
   :func:`helpers.images.to_float` first, so that no op rescales data behind your back.
 
 The fast versions never build a whole-image im2col matrix or a sliding-window tensor
-that grows with ``K**2``. They walk the output in blocks of rows that fit in cache and,
-for each kernel offset ``(i, j)``, add a shifted slice of the padded row block times
-the kernel tap: one pass over long contiguous rows per tap. Channel mixing is a single
-matrix multiply handed to BLAS; a standard convolution with few input channels gathers
+that grows with ``K**2``. They walk the output in blocks of rows and see every kernel
+offset ``(i, j)`` as the padded row block shifted by ``i`` rows and ``j`` pixels: a
+strided *view*, no copy. For depthwise-style ops ``np.einsum`` sums those views times
+the taps in one multiply-accumulate sweep per tap over long contiguous rows. Channel
+mixing is a matrix multiply handed to BLAS (so is the vertical pass of a separable
+filter shared by all channels); a standard convolution with few input channels gathers
 the patches of one block of 4096 pixels (a few MB) for one matrix multiply per block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -52,10 +53,17 @@ __all__ = [
 
 Padding = str | int
 
-# Bytes of one row-block array. The fast ops keep about four such arrays busy (the
-# padded input rows, the accumulator, a temporary, an intermediate), which should
-# stay inside a 1 MB L2 cache.
+# Bytes of one row-block array for the ops that still need a temporary per tap (the
+# standard conv's per-tap matmuls, strided depthwise): the padded input rows, the
+# accumulator and the temporary should stay inside a 1 MB L2 cache.
 _BLOCK_BYTES = 256 * 1024
+# Bytes of padded input rows per block for the multiply-accumulate ops (stride-1
+# depthwise, spatial separable, fused depthwise-separable). np.einsum walks the taps
+# of one output row while that row sits in L1, so a block only has to amortise the
+# per-block work (one padded copy, a few Python calls): larger is better, up to the
+# point where the block no longer stays in L2 (measured: 256 KB -> 768 KB is 10-20 %
+# faster, 2 MB is slower again).
+_TAP_BLOCK_BYTES = 768 * 1024
 
 
 # --------------------------------------------------------------------------- sizes
@@ -209,59 +217,69 @@ def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: 
     return buf
 
 
-def _block_rows(row_elements: int, dtype: np.dtype, h_out: int) -> int:
-    """How many output rows of ``row_elements`` values make one cache-sized block."""
-    return max(1, min(h_out, _BLOCK_BYTES // max(1, row_elements * np.dtype(dtype).itemsize)))
+def _block_rows(row_elements: int, dtype: np.dtype, h_out: int, block_bytes: int = _BLOCK_BYTES) -> int:
+    """How many output rows of ``row_elements`` values make one block of ``block_bytes``."""
+    return max(1, min(h_out, block_bytes // max(1, row_elements * np.dtype(dtype).itemsize)))
 
 
 def _tile_taps(taps: np.ndarray, width: int) -> np.ndarray:
-    """(Kh, Kw, C) taps -> (Kh*Kw, width*C): each tap repeated along a row, so a multiply
-    runs over one long contiguous row instead of broadcasting a tiny channel axis."""
+    """The weights of :func:`_tap_sum` for (Kh, Kw, C) taps and output rows of ``width`` pixels.
+
+    If every channel has the same filter (a 2-D kernel, a 1-D separable filter, or just
+    equal values) the result is the (Kh, Kw) scalars. Otherwise it is (Kh, Kw, width*C):
+    each tap repeated along a row, so that a tap multiplies one long contiguous row
+    instead of broadcasting a tiny channel axis.
+    """
     kh, kw, c = taps.shape
-    return np.tile(taps.reshape(kh * kw, 1, c), (1, width, 1)).reshape(kh * kw, width * c)
+    if c == 1 or bool((taps == taps[:, :, :1]).all()):
+        return np.ascontiguousarray(taps[:, :, 0])
+    return np.tile(taps.reshape(kh, kw, 1, c), (1, 1, width, 1)).reshape(kh, kw, width * c)
 
 
-def _row_passes(acc: np.ndarray, flat: np.ndarray, tiles: np.ndarray, starts: list[int], tmp: np.ndarray) -> None:
-    """acc = sum over taps t of flat[starts[t] : starts[t] + acc.size] * tiles[t] (tiles[t] per row).
+def _shifted_rows(flat: np.ndarray, shape: tuple[int, int, int, int], steps: tuple[int, int, int],
+                  offset: int = 0) -> np.ndarray:
+    """A read-only view ``v[i, j, r, q] = flat[offset + i*steps[0] + j*steps[1] + r*steps[2] + q]``.
 
-    acc, tmp: (n, width) contiguous; flat: 1-D; tiles: (taps, width). Every operand is
-    a contiguous block of whole rows, which is what NumPy's loops run fastest on (a
-    row-strided view is 2-3x slower); two passes per tap, multiply then add.
+    flat: 1-D contiguous; shape: (Kh, Kw, rows, length). Every tap (i, j) of a row block
+    is a shifted copy-free window on the same buffer; nothing K**2-sized is allocated.
     """
-    n, width = acc.shape
-    for t, start in enumerate(starts):
-        src = flat[start : start + n * width].reshape(n, width)
-        if t == 0:
-            np.multiply(src, tiles[0], out=acc)
-        else:
-            np.multiply(src, tiles[t], out=tmp)
-            np.add(acc, tmp, out=acc)
+    it = flat.itemsize
+    # np.ndarray over the buffer rather than as_strided: it refuses a view that would
+    # reach outside the buffer, and it is 3x cheaper (this runs once per block).
+    view = np.ndarray(shape, flat.dtype, buffer=flat, offset=offset * it,
+                      strides=(steps[0] * it, steps[1] * it, steps[2] * it, it))
+    view.flags.writeable = False
+    return view
 
 
-def _depthwise_row_blocks(img: np.ndarray, taps: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
-                          block_bytes: int | None = None) -> Iterator[tuple[int, int, np.ndarray, int]]:
-    """Stride-1 depthwise convolution, one cache-sized block of output rows at a time.
+def _tap_sum(view: np.ndarray, weights: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[r, q] = sum over taps (i, j) of view[i, j, r, q] * weights[i, j(, q)].
 
-    img: (H, W, C); taps: (Kh, Kw, C). Yields (y0, n, acc, W_pad): acc is (n, W_pad*C),
-    output rows y0 .. y0+n computed over the full padded width (the first W' columns
-    of each row are the real output). The input of tap (i, j) is then the flattened
-    padded row block shifted by (i*W_pad + j)*C elements: one contiguous slice.
-    ``acc`` is reused: consume it before asking for the next block.
+    view: (Kh, Kw, rows, L) from :func:`_shifted_rows`; weights: (Kh, Kw) or (Kh, Kw, L)
+    from :func:`_tile_taps`; out: (rows, L). ``np.einsum`` runs this as one
+    multiply-accumulate pass per tap over a contiguous row of length L (its inner
+    loop), while that output row stays in L1: about 1.7x faster than the multiply pass
+    plus add pass per tap that ufuncs need (NumPy has no fused multiply-add), and
+    scalar weights are faster again (one stream fewer to read).
     """
-    h, w, c = img.shape
-    kh, kw, _ = taps.shape
-    w_pad = w + cols.before + cols.after
-    width = w_pad * c
-    tiles = _tile_taps(taps, w_pad)
-    starts = [(i * dilation * w_pad + j * dilation) * c for i in range(kh) for j in range(kw)]
-    step = max(1, min(rows.out, (block_bytes or _BLOCK_BYTES) // (width * img.dtype.itemsize)))
-    acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
-    for y0 in range(0, rows.out, step):
-        n = min(step, rows.out - y0)
-        # one spare row, so that the last tap's slice stays inside the block
-        block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
-        _row_passes(acc[:n], block.reshape(-1), tiles, starts, tmp[:n])
-        yield y0, n, acc[:n], w_pad
+    return np.einsum("ijrq,ij->rq" if weights.ndim == 2 else "ijrq,ijq->rq", view, weights, out=out)
+
+
+def _depthwise_rows(img: np.ndarray, tiles: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
+                    y0: int, out: np.ndarray) -> np.ndarray:
+    """Stride-1 depthwise output rows ``y0 .. y0 + n`` into ``out``: (n, W'*C).
+
+    img: (H, W, C); tiles: (Kh, Kw) or (Kh, Kw, W'*C) from :func:`_tile_taps`. The padded input rows
+    of the block are gathered once; tap (i, j) is then the block shifted by i*d rows and
+    j*d pixels, a view.
+    """
+    c = img.shape[2]
+    kh, kw = tiles.shape[:2]
+    n, length = out.shape
+    block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1), rows, cols)
+    row_len = block.shape[1] * c
+    view = _shifted_rows(block.reshape(-1), (kh, kw, n, length), (dilation * row_len, dilation * c, row_len))
+    return _tap_sum(view, tiles, out)
 
 
 def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
@@ -269,19 +287,20 @@ def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmo
     """img: (H, W, C); taps: (Kh, Kw, C) -- one filter per channel. Returns (H', W', C).
 
     ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`). Stride 1
-    runs :func:`_depthwise_row_blocks`; a larger stride gathers each tap's strided
-    slice from a zero-padded block of rows.
+    writes each cache-sized block of output rows straight from :func:`_depthwise_rows`;
+    a larger stride gathers each tap's strided slice from a zero-padded block of rows.
     """
     h, w, c = img.shape
     kh, kw, _ = taps.shape
     h_out, w_out = rows.out, cols.out
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
-    if stride == 1:
-        for y0, n, acc, w_pad in _depthwise_row_blocks(img, taps, rows, cols, dilation):
-            out[y0 : y0 + n] = acc.reshape(n, w_pad, c)[:, :w_out]
-        return out
     flat_out = out.reshape(h_out, w_out * c)
-    tiled = _tile_taps(taps, w_out)
+    tiles = _tile_taps(taps, w_out)
+    if stride == 1:
+        step = _block_rows((w + cols.before + cols.after) * c, img.dtype, h_out, _TAP_BLOCK_BYTES)
+        for y0 in range(0, h_out, step):
+            _depthwise_rows(img, tiles, rows, cols, dilation, y0, flat_out[y0 : y0 + step])
+        return out
     step = _block_rows(w_out * c, img.dtype, h_out)
     tmp = np.empty((step, w_out * c), dtype=img.dtype)
     for y0 in range(0, h_out, step):
@@ -295,42 +314,93 @@ def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmo
                 part = part[:, j * dilation : j * dilation + (w_out - 1) * stride + 1 : stride]
                 part = part.reshape(n, w_out * c)  # strided: this reshape gathers
                 if i == 0 and j == 0:
-                    np.multiply(part, tiled[0], out=acc)
+                    np.multiply(part, tiles[0, 0], out=acc)
                 else:
-                    np.multiply(part, tiled[i * kw + j], out=t)
+                    np.multiply(part, tiles[i, j], out=t)
                     acc += t
     return out
+
+
+def _banded_rows(column: np.ndarray, group: int) -> np.ndarray:
+    """The vertical filter ``column`` (Kh,) as a (group, group + Kh - 1) banded matrix.
+
+    Row r holds the filter at columns r .. r + Kh - 1, so that ``band @ rows`` turns
+    ``group + Kh - 1`` consecutive input rows into ``group`` filtered output rows.
+    """
+    kh = column.shape[0]
+    band = np.zeros((group, group + kh - 1), dtype=column.dtype)
+    for r in range(group):
+        band[r, r : r + kh] = column
+    return band
+
+
+# Output rows per banded matmul in the Kx1 pass of a spatially separable conv: each
+# output value then costs (group + Kh - 1) multiply-adds instead of Kh, but inside
+# BLAS, which does them ~3x faster than np.einsum does its Kh (measured: 0.09 against
+# 0.14 ns per value and tap for Kh = 7; 0.065 against 0.14 for Kh = 15).
+_BAND_GROUP = 4
 
 
 def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray, rows: PadAmounts,
                     cols: PadAmounts) -> np.ndarray:
     """img: (H, W, C); col_taps: (Kh, C); row_taps: (Kw, C). Returns (H', W', C).
 
-    Fused by row blocks: the Kx1 pass turns a padded block of input rows into a block
-    of intermediate rows (kept in cache), and the 1xK pass turns that into output rows
-    at once, so the intermediate image never exists in full. Both passes run over
-    contiguous slices of the full padded width, as in :func:`_depthwise_fast`.
+    Fused by row blocks: the Kx1 pass turns a block of input rows into a block of
+    intermediate rows (kept in cache), and the 1xK pass turns that into output rows at
+    once, so the intermediate image never exists in full. The Kx1 pass reads the image
+    itself (only the first and last blocks, which reach into the zero rows, are
+    copied) and writes between the zero columns of the intermediate, which the 1xK
+    pass then reads. The 1xK pass is :func:`_tap_sum` over shifted views. The Kx1 pass
+    is too when the channels have different filters; when they share one it is a
+    matrix multiply: every group of output rows is a small banded matrix
+    (:func:`_banded_rows`) times the input rows it needs, all groups in one
+    ``np.matmul`` over a view of overlapping row groups.
     """
     h, w, c = img.shape
     kh, kw = col_taps.shape[0], row_taps.shape[0]
     h_out, w_out = rows.out, cols.out
-    w_pad = w + cols.before + cols.after
-    width = w_pad * c
+    row_len, width = w * c, (w + cols.before + cols.after) * c
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
-    col_tiles = _tile_taps(col_taps.reshape(kh, 1, c), w_pad)
-    row_tiles = _tile_taps(row_taps.reshape(1, kw, c), w_pad)
-    down = [i * width for i in range(kh)]
-    across = [j * c for j in range(kw)]
-    step = _block_rows(width, img.dtype, h_out)
-    mid = np.zeros(step * width + (kw - 1) * c, img.dtype)  # the tail is read only for dropped columns
-    acc, tmp = np.empty((step, width), img.dtype), np.empty((step, width), img.dtype)
+    flat_out = out.reshape(h_out, w_out * c)
+    col_tiles = _tile_taps(np.ascontiguousarray(col_taps).reshape(kh, 1, c), w)
+    row_tiles = _tile_taps(np.ascontiguousarray(row_taps).reshape(1, kw, c), w_out)
+    g = _BAND_GROUP
+    band = _banded_rows(col_tiles[:, 0], g) if col_tiles.ndim == 2 else None
+    step = _block_rows(width, img.dtype, h_out, _TAP_BLOCK_BYTES)
+    step = max(g, step - step % g)  # whole groups, except in the last block
+    mid = np.empty((step, width), img.dtype)
+    mid[:, : cols.before * c] = 0  # the padding columns stay zero
+    mid[:, cols.before * c + row_len :] = 0
+    inside = mid[:, cols.before * c : cols.before * c + row_len]
+    src = np.ascontiguousarray(img).reshape(-1)
+    it = img.itemsize
+    edge = None  # input rows of a block that reaches into the zero rows above or below
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
-        block = _padded_rows(img, y0, y0 + n + kh - 1, rows, cols)
-        m = mid[: n * width].reshape(n, width)
-        _row_passes(m, block.reshape(-1), col_tiles, down, tmp[:n])   # Kx1 down the columns
-        _row_passes(acc[:n], mid, row_tiles, across, tmp[:n])         # 1xK along the rows
-        out[y0 : y0 + n] = acc[:n].reshape(n, w_pad, c)[:, :w_out]
+        top = y0 - rows.before
+        if 0 <= top and top + n + kh - 1 <= h:
+            block, offset = src, top * row_len
+        else:
+            if edge is None:
+                edge = np.empty((step + kh - 1) * row_len, img.dtype)
+            lo = max(top, 0)  # rows top .. lo are zero, lo .. hi the image, hi .. the end zero
+            hi = max(min(top + n + kh - 1, h), lo)
+            block, offset = edge, 0
+            edge[: (lo - top) * row_len] = 0
+            edge[(lo - top) * row_len : (hi - top) * row_len] = src[lo * row_len : hi * row_len]
+            edge[(hi - top) * row_len : (n + kh - 1) * row_len] = 0
+        # Kx1 down the columns
+        done = n - n % g if band is not None else 0
+        if done:
+            groups = np.ndarray((done // g, g + kh - 1, row_len), img.dtype, buffer=block, offset=offset * it,
+                                strides=(g * row_len * it, row_len * it, it))
+            groups.flags.writeable = False
+            np.matmul(band, groups, out=inside[:done].reshape(done // g, g, row_len))
+        if done < n:
+            _tap_sum(_shifted_rows(block, (kh, 1, n - done, row_len), (row_len, 0, row_len),
+                                   offset + done * row_len), col_tiles, inside[done:n])
+        _tap_sum(_shifted_rows(mid.reshape(-1), (1, kw, n, w_out * c), (0, c, width)), row_tiles,
+                 flat_out[y0 : y0 + n])  # 1xK along the rows
     return out
 
 
@@ -628,13 +698,15 @@ def depthwise_separable_conv2d(
     out = np.empty((h_out, w_out, wts.shape[1]), dtype=img.dtype)
     # Fused by row blocks: each block of depthwise rows is mixed by one matmul while it
     # is still in cache, so the (H', W', C*M) intermediate never exists in full.
-    result = None
-    for y0, n, acc, w_pad in _depthwise_row_blocks(src, taps, rows, cols, dilation, block_bytes=4 * _BLOCK_BYTES):
-        if result is None:
-            result = np.empty((acc.shape[0] * w_pad, wts.shape[1]), dtype=img.dtype)
-        r = result[: n * w_pad]
-        np.matmul(acc.reshape(n * w_pad, -1), wts, out=r)
-        out[y0 : y0 + n] = r.reshape(n, w_pad, -1)[:, :w_out]
+    c_mid, c_out = wts.shape
+    flat_out = out.reshape(h_out * w_out, c_out)
+    tiles = _tile_taps(taps, w_out)
+    step = _block_rows((w + cols.before + cols.after) * c_mid, img.dtype, h_out, _TAP_BLOCK_BYTES)
+    mid = np.empty((step, w_out * c_mid), dtype=img.dtype)
+    for y0 in range(0, h_out, step):
+        n = min(step, h_out - y0)
+        _depthwise_rows(src, tiles, rows, cols, dilation, y0, mid[:n])
+        np.matmul(mid[:n].reshape(n * w_out, c_mid), wts, out=flat_out[y0 * w_out : (y0 + n) * w_out])
     return out
 
 

@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+
+def _median(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2]
 
 
 def time_ms(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -> float:
     """Median wall-clock time of ``fn()`` in milliseconds over ``repeat`` calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
+    return compare_ms({"fn": fn}, repeat=repeat, warmup=warmup)["fn"]
+
+
+def compare_ms(fns: Mapping[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1) -> dict[str, float]:
+    """Median wall-clock milliseconds of several functions, timed *alternately*.
+
+    Each of ``repeat`` rounds calls every function once, in turn, so a slow moment of
+    a shared machine (another process, a frequency change) hits all of them alike and
+    their ratios stay meaningful; timing one function after the other would not.
+
+    Returns ``{name: median ms}`` in the order given.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    samples.sort()
-    return samples[len(samples) // 2]
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: _median(v) for name, v in samples.items()}

@@ -133,6 +133,57 @@ def test_large_image_uses_many_row_blocks():
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
 
 
+# --------------------------------------------------------- every path of the engine
+# The multiply-accumulate ops pick a path by the kernel (one filter for all channels:
+# scalar taps, and a banded matmul for the separable column pass; different filters:
+# tiled taps) and cut the image into row blocks whose first and last ones reach into
+# the padding. Small blocks force many blocks, remainders and edge blocks.
+@pytest.mark.parametrize("block_bytes", [1, 2000, 10**9])
+@pytest.mark.parametrize("height", [1, 3, 10, 23])
+@pytest.mark.parametrize("padding", ["same", "valid", 0, 3])
+@pytest.mark.parametrize("filters", ["shared", "equal per channel", "per channel"])
+def test_multiply_accumulate_paths_match_loops(monkeypatch, block_bytes, height, padding, filters):
+    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", block_bytes)
+    image = rand(height, 9, 3)
+    col, row = rand(3), rand(3)
+    if filters == "shared":
+        col_f, row_f, kernel = col, row, np.outer(col, row)
+    elif filters == "equal per channel":
+        col_f, row_f = np.stack([col] * 3, axis=1), np.stack([row] * 3, axis=1)
+        kernel = np.stack([np.outer(col, row)] * 3, axis=2)
+    else:
+        col_f, row_f = rand(3, 3), rand(3, 3)
+        kernel = col_f[:, None, :] * row_f[None, :, :]
+    full = kernel if kernel.ndim == 3 else np.stack([kernel] * 3, axis=2)
+    try:
+        expected = depthwise_conv2d_loop(image, full, padding=padding)
+    except ValueError:
+        with pytest.raises(ValueError, match="larger than"):
+            spatial_separable_conv2d(image, col_f, row_f, padding=padding)
+        return
+    np.testing.assert_allclose(depthwise_conv2d(image, kernel, padding=padding), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(spatial_separable_conv2d(image, col_f, row_f, padding=padding), expected,
+                               rtol=1e-10, atol=1e-12)
+    pw = rand(3, 4)
+    np.testing.assert_allclose(depthwise_separable_conv2d(image, kernel, pw, padding=padding), expected @ pw,
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ops_accept_read_only_strided_images_and_leave_them_alone(dtype):
+    base = rand(20, 30, 3, dtype=dtype)
+    image = base[::-1, ::2]  # reversed rows, every other column: not contiguous
+    image.flags.writeable = False
+    before = image.copy()
+    k, col, pw = rand(3, 3, 3, dtype=dtype), rand(5, dtype=dtype), rand(3, 2, dtype=dtype)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(depthwise_conv2d(image, k), depthwise_conv2d_loop(before, k), **tol)
+    np.testing.assert_allclose(spatial_separable_conv2d(image, col, col),
+                               depthwise_conv2d_loop(before, np.stack([np.outer(col, col)] * 3, axis=2)), **tol)
+    np.testing.assert_allclose(depthwise_separable_conv2d(image, k, pw), depthwise_conv2d_loop(before, k) @ pw, **tol)
+    np.testing.assert_array_equal(image, before)
+
+
 # ------------------------------------------------------------------ sizes, dtypes
 @pytest.mark.parametrize(("n", "k", "s", "p", "d", "expected"), [
     (5, 3, 1, "same", 1, 5), (5, 3, 2, "same", 1, 3), (6, 3, 2, "same", 1, 3), (5, 4, 1, "same", 1, 5),

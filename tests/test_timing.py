@@ -1,0 +1,33 @@
+"""helpers.timing: medians, and alternation for fair comparisons."""
+
+import time
+
+import pytest
+
+from helpers.timing import compare_ms, time_ms
+
+
+def test_compare_ms_alternates_and_keeps_order():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "c": lambda: calls.append("c")}
+    result = compare_ms(fns, repeat=3, warmup=1)
+    assert list(result) == ["a", "b", "c"]
+    # one warm-up call each, then a, b, c in turn every round
+    assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3
+
+
+def test_compare_ms_reports_medians_in_ms():
+    result = compare_ms({"sleep": lambda: time.sleep(0.004), "noop": lambda: None}, repeat=5, warmup=0)
+    assert 3.5 <= result["sleep"] < 50  # milliseconds, not seconds
+    assert result["noop"] < result["sleep"]
+
+
+def test_time_ms_is_compare_ms_of_one():
+    calls = []
+    assert time_ms(lambda: calls.append(1), repeat=4, warmup=2) >= 0
+    assert len(calls) == 6
+
+
+def test_repeat_must_be_positive():
+    with pytest.raises(ValueError, match="repeat must be at least 1"):
+        compare_ms({"x": lambda: None}, repeat=0)
