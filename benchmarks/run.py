@@ -327,14 +327,16 @@ def evaluate(report: dict) -> list[dict]:
 
 # What we know about targets that the pure-NumPy ops can miss, printed beside a miss.
 WHY_MISSED = {
-    "spatial separable": "for small K the two passes save few taps (6 against 9 for K = 3), while each pass also "
-                         "pays fixed costs that do not shrink with K (building the padded row block, copying the "
-                         "result out, Python calls); the ratio for K = 3 sits near the threshold and moves by "
-                         "about 10 % from run to run.",
-    "depthwise-separable": f"the depthwise half is memory-bound: NumPy has no fused multiply-add, so each of its "
-                           f"9 taps is two passes over memory, while our standard convolution is one BLAS matmul "
-                           f"per tap running near the arithmetic peak; the MAC ratio ({1 / (1 / 64 + 1 / 9):.1f}x) "
-                           f"therefore turns into a much smaller time ratio.",
+    "spatial separable": "the full KxK kernel is itself one np.einsum multiply-accumulate sweep per tap with "
+                         "scalar taps, so the separable version's extra costs -- writing and re-reading the "
+                         "intermediate rows, a second set of per-block calls, the banded matrix multiply's "
+                         "per-call overhead in BLAS, a second trip through memory when the caches are cold -- "
+                         "weigh against only 2K taps. They do not shrink with K, so they eat most of the margin "
+                         "at small K (6 against 9 taps at K = 3); the ratios move by about 10 % from run to run.",
+    "depthwise-separable": f"the depthwise half does only 9 multiply-adds per value it loads and runs far below "
+                           f"the arithmetic peak (NumPy has no fused multiply-add), while our standard "
+                           f"convolution is one BLAS matmul per tap running near it; the MAC ratio "
+                           f"({1 / (1 / 64 + 1 / 9):.1f}x) therefore turns into a much smaller time ratio.",
 }
 
 

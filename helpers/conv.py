@@ -343,7 +343,7 @@ _BAND_GROUP = 4
 
 def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray, rows: PadAmounts,
                     cols: PadAmounts) -> np.ndarray:
-    """img: (H, W, C); col_taps: (Kh, C); row_taps: (Kw, C). Returns (H', W', C).
+    """img: (H, W, C); col_taps: (Kh,) or (Kh, C); row_taps: (Kw,) or (Kw, C). Returns (H', W', C).
 
     Fused by row blocks: the Kx1 pass turns a block of input rows into a block of
     intermediate rows (kept in cache), and the 1xK pass turns that into output rows at
@@ -362,8 +362,9 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
     row_len, width = w * c, (w + cols.before + cols.after) * c
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
     flat_out = out.reshape(h_out, w_out * c)
-    col_tiles = _tile_taps(np.ascontiguousarray(col_taps).reshape(kh, 1, c), w)
-    row_tiles = _tile_taps(np.ascontiguousarray(row_taps).reshape(1, kw, c), w_out)
+    # 1-D filters (one for every channel) are scalar taps already
+    col_tiles = col_taps.reshape(kh, 1) if col_taps.ndim == 1 else _tile_taps(col_taps.reshape(kh, 1, c), w)
+    row_tiles = row_taps.reshape(1, kw) if row_taps.ndim == 1 else _tile_taps(row_taps.reshape(1, kw, c), w_out)
     g = _BAND_GROUP
     band = _banded_rows(col_tiles[:, 0], g) if col_tiles.ndim == 2 else None
     step = _block_rows(width, img.dtype, h_out, _TAP_BLOCK_BYTES)
@@ -653,8 +654,7 @@ def spatial_separable_conv2d(
     # the vertical pass pads only rows, the horizontal pass only columns
     rows = pad_amounts(h, kh, padding=padding)
     cols = pad_amounts(w, kw, padding=padding)
-    out = _separable_fast(img, np.broadcast_to(col.reshape(kh, -1), (kh, c)),
-                          np.broadcast_to(rw.reshape(kw, -1), (kw, c)), rows, cols)
+    out = _separable_fast(img, col, rw, rows, cols)
     return _finish(out, was_2d)
 
 
