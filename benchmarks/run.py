@@ -4,10 +4,12 @@
     python benchmarks/run.py --quick # fewer repeats, for a smoke test
 
 Everything runs in one process with BLAS (and PyTorch) pinned to one thread. The
-implementations of one case are timed alternately, round after round, and the
-median of the rounds is reported, so a slow moment of the machine hits all of them
-alike. Peak extra memory is measured with tracemalloc (NumPy reports its buffers to
-it) and is given beyond the output array itself.
+implementations of one case are timed alternately, round after round (each round
+starting with the next implementation, so that none always follows the one that
+evicted its data from the caches), and the median of the rounds is reported, so a
+slow moment of the machine hits all of them alike. Peak extra memory is measured
+with tracemalloc (NumPy reports its buffers to it) and is given beyond the output
+array itself.
 
 Writes benchmarks/results/results.json, results.md (the table and the targets) and
 results.png, with a description of the machine.

@@ -21,7 +21,10 @@ def compare_ms(fns: Mapping[str, Callable[[], object]], *, repeat: int = 7, warm
 
     Each of ``repeat`` rounds calls every function once, in turn, so a slow moment of
     a shared machine (another process, a frequency change) hits all of them alike and
-    their ratios stay meaningful; timing one function after the other would not.
+    their ratios stay meaningful; timing one function after the other would not. The
+    round starts one function later each time: whatever runs right after a function
+    that fills the caches with its own data pays for reloading them (20 % of a 1 ms
+    convolution, measured), and a fixed order would always bill the same function.
 
     Returns ``{name: median ms}`` in the order given.
     """
@@ -31,8 +34,9 @@ def compare_ms(fns: Mapping[str, Callable[[], object]], *, repeat: int = 7, warm
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    items = list(fns.items())
+    for r in range(repeat):
+        for name, fn in items[r % len(items) :] + items[: r % len(items)]:
             t0 = time.perf_counter()
             fn()
             samples[name].append((time.perf_counter() - t0) * 1e3)

@@ -7,13 +7,13 @@ import pytest
 from helpers.timing import compare_ms, time_ms
 
 
-def test_compare_ms_alternates_and_keeps_order():
+def test_compare_ms_alternates_rotates_and_keeps_order():
     calls = []
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "c": lambda: calls.append("c")}
-    result = compare_ms(fns, repeat=3, warmup=1)
+    result = compare_ms(fns, repeat=4, warmup=1)
     assert list(result) == ["a", "b", "c"]
-    # one warm-up call each, then a, b, c in turn every round
-    assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3
+    # one warm-up call each, then every function once per round, each round starting one later
+    assert calls == ["a", "b", "c"] + ["a", "b", "c"] + ["b", "c", "a"] + ["c", "a", "b"] + ["a", "b", "c"]
 
 
 def test_compare_ms_reports_medians_in_ms():
