@@ -258,9 +258,9 @@ def _tap_sum(view: np.ndarray, weights: np.ndarray, out: np.ndarray) -> np.ndarr
     view: (Kh, Kw, rows, L) from :func:`_shifted_rows`; weights: (Kh, Kw) or (Kh, Kw, L)
     from :func:`_tile_taps`; out: (rows, L). ``np.einsum`` runs this as one
     multiply-accumulate pass per tap over a contiguous row of length L (its inner
-    loop), while that output row stays in L1: about 1.7x faster than the multiply pass
-    plus add pass per tap that ufuncs need (NumPy has no fused multiply-add), and
-    scalar weights are faster again (one stream fewer to read).
+    loop): about 1.7x faster than the multiply pass plus add pass per tap that ufuncs
+    need (NumPy has no fused multiply-add), and scalar weights are faster again (one
+    stream fewer to read).
     """
     return np.einsum("ijrq,ij->rq" if weights.ndim == 2 else "ijrq,ijq->rq", view, weights, out=out)
 
@@ -269,9 +269,9 @@ def _depthwise_rows(img: np.ndarray, tiles: np.ndarray, rows: PadAmounts, cols: 
                     y0: int, out: np.ndarray) -> np.ndarray:
     """Stride-1 depthwise output rows ``y0 .. y0 + n`` into ``out``: (n, W'*C).
 
-    img: (H, W, C); tiles: (Kh, Kw) or (Kh, Kw, W'*C) from :func:`_tile_taps`. The padded input rows
-    of the block are gathered once; tap (i, j) is then the block shifted by i*d rows and
-    j*d pixels, a view.
+    img: (H, W, C); tiles: (Kh, Kw) or (Kh, Kw, W'*C) from :func:`_tile_taps`. The
+    padded input rows of the block are gathered once; tap (i, j) is then the block
+    shifted by i*d rows and j*d pixels, a view.
     """
     c = img.shape[2]
     kh, kw = tiles.shape[:2]
