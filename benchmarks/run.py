@@ -150,11 +150,6 @@ def implementations(case: dict, rng: np.random.Generator) -> tuple[dict[str, Cal
     return impl, out_bytes
 
 
-def time_alternating(impl: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median milliseconds per implementation, timed alternately in ``rounds`` rounds."""
-    return compare_ms(impl, repeat=rounds)
-
-
 def peak_extra_mb(fn: Callable[[], object], out_bytes: int) -> float:
     """Peak traced memory during ``fn()`` beyond its output, in MB."""
     tracemalloc.start()
@@ -248,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         impl, out_bytes = implementations(case, rng)
         r = 3 if case.get("big") else rounds
-        ms = time_alternating(impl, r)
+        ms = compare_ms(impl, repeat=r)
         mem = peak_extra_mb(impl["helpers"], out_bytes)
         row = {"case": _label(case), **case, "shape": list(case["shape"]), "ms": ms, "extra_mb": mem,
                "out_mb": out_bytes / 2**20}

@@ -375,21 +375,13 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
     inside = mid[:, cols.before * c : cols.before * c + row_len]
     src = np.ascontiguousarray(img).reshape(-1)
     it = img.itemsize
-    edge = None  # input rows of a block that reaches into the zero rows above or below
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
         top = y0 - rows.before
         if 0 <= top and top + n + kh - 1 <= h:
             block, offset = src, top * row_len
-        else:
-            if edge is None:
-                edge = np.empty((step + kh - 1) * row_len, img.dtype)
-            lo = max(top, 0)  # rows top .. lo are zero, lo .. hi the image, hi .. the end zero
-            hi = max(min(top + n + kh - 1, h), lo)
-            block, offset = edge, 0
-            edge[: (lo - top) * row_len] = 0
-            edge[(lo - top) * row_len : (hi - top) * row_len] = src[lo * row_len : hi * row_len]
-            edge[(hi - top) * row_len : (n + kh - 1) * row_len] = 0
+        else:  # the first and last blocks reach into the zero rows above or below the image
+            block, offset = _padded_rows(img, y0, y0 + n + kh - 1, rows, PadAmounts(0, 0, w)).reshape(-1), 0
         # Kx1 down the columns
         done = n - n % g if band is not None else 0
         if done:
