@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/e2e -p no:nbval
+	$(BIN)/python -m pytest tests --ignore=tests/e2e
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
