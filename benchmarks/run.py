@@ -4,12 +4,13 @@
     python benchmarks/run.py --quick # fewer repeats, for a smoke test
 
 Everything runs in one process with BLAS (and PyTorch) pinned to one thread. The
-implementations of one case are timed alternately, round after round (each round
-starting with the next implementation, so that none always follows the one that
-evicted its data from the caches), and the median of the rounds is reported, so a
-slow moment of the machine hits all of them alike. Peak extra memory is measured
-with tracemalloc (NumPy reports its buffers to it) and is given beyond the output
-array itself.
+implementations of one case are timed alternately, round after round, and the
+median of the rounds is reported, so a slow moment of the machine hits all of them
+alike; each timed call follows an untimed call of the same implementation, so none
+pays for the caches and freed memory the one before it left behind
+(helpers.timing.compare_ms). Peak extra memory is measured with tracemalloc (NumPy
+reports its buffers to it) and is given beyond the output array itself; it includes
+the workspace of temporaries that the ops keep for their next call.
 
 Writes benchmarks/results/results.json, results.md (the table and the targets) and
 results.png, with a description of the machine.
@@ -151,7 +152,12 @@ def implementations(case: dict, rng: np.random.Generator) -> tuple[dict[str, Cal
 
 
 def peak_extra_mb(fn: Callable[[], object], out_bytes: int) -> float:
-    """Peak traced memory during ``fn()`` beyond its output, in MB."""
+    """Peak traced memory during ``fn()`` beyond its output, in MB.
+
+    The ops keep their temporaries in a per-thread workspace between calls; it is
+    released first, so that this call allocates it again and it is counted.
+    """
+    conv._release_workspace()
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
@@ -327,10 +333,10 @@ def evaluate(report: dict) -> list[dict]:
 WHY_MISSED = {
     "spatial separable": "the full KxK kernel is itself one np.einsum multiply-accumulate sweep per tap with "
                          "scalar taps, so the separable version's extra costs -- writing and re-reading the "
-                         "intermediate rows, a second set of per-block calls, the banded matrix multiply's "
-                         "per-call overhead in BLAS, a second trip through memory when the caches are cold -- "
-                         "weigh against only 2K taps. They do not shrink with K, so they eat most of the margin "
-                         "at small K (6 against 9 taps at K = 3); the ratios move by about 10 % from run to run.",
+                         "intermediate rows, a second set of per-block calls, one BLAS matrix-vector call per "
+                         "row -- weigh against only 2K taps. They do not shrink with K, so they eat most of the "
+                         "margin at small K (6 against 9 taps at K = 3); the ratios move by about 10 % from run "
+                         "to run.",
     "depthwise-separable": f"the depthwise half does only 9 multiply-adds per value it loads and runs far below "
                            f"the arithmetic peak (NumPy has no fused multiply-add), while our standard "
                            f"convolution is one BLAS matmul per tap running near it; the MAC ratio "

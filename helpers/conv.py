@@ -25,13 +25,18 @@ that grows with ``K**2``. They walk the output in blocks of rows and see every k
 offset ``(i, j)`` as the padded row block shifted by ``i`` rows and ``j`` pixels: a
 strided *view*, no copy. For depthwise-style ops ``np.einsum`` sums those views times
 the taps in one multiply-accumulate sweep per tap over long contiguous rows. Channel
-mixing is a matrix multiply handed to BLAS (so is the vertical pass of a separable
-filter shared by all channels); a standard convolution with few input channels gathers
-the patches of one block of 4096 pixels (a few MB) for one matrix multiply per block.
+mixing is a matrix multiply handed to BLAS (the vertical pass of a separable filter
+shared by all channels is BLAS too, one matrix-vector product per output row); a
+standard convolution with few input channels gathers the patches of one block of 4096
+pixels (a few MB) for one matrix multiply per block. The blocks and other temporaries
+live in a small per-thread workspace that the next call reuses (about one block per
+kind, at most 32 MB each), so only the result is fresh memory.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -202,18 +207,56 @@ def _finish(out: np.ndarray, was_2d: bool) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- the fast engine
+# Temporaries (padded row blocks, intermediate rows) come from a small per-thread
+# workspace that lives across calls: fresh memory costs a page fault per 4 KB page the
+# first time it is written, and the C library hands large blocks back to the operating
+# system when they are freed -- so allocating them anew in every call made the same
+# call up to 4x slower, depending on what the program had allocated before (measured).
+# Buffers above this size are not kept.
+_WORKSPACE_MAX_BYTES = 32 * 2**20
+_workspace_local = threading.local()
+
+
+def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised (shape) array of ``dtype`` for temporaries of one purpose.
+
+    The same memory is handed out again on the next call with the same ``name`` (in
+    the same thread), so a caller must be done with it before asking again.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > _WORKSPACE_MAX_BYTES:
+        return np.empty(shape, dtype)
+    buffers = _workspace_local.__dict__.setdefault("buffers", {})
+    buf = buffers.get(name)
+    if buf is None or buf.nbytes < nbytes:
+        buf = buffers[name] = np.empty(max(nbytes, 64), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _release_workspace() -> None:
+    """Forget this thread's workspace (the next call allocates it afresh)."""
+    _workspace_local.__dict__.pop("buffers", None)
+
+
 def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: PadAmounts) -> np.ndarray:
     """Input rows ``r_lo:r_hi`` in *padded* coordinates, zero-filled outside the image.
 
-    img: (H, W, C). Returns (r_hi - r_lo, W + cols.before + cols.after, C).
+    img: (H, W, C). Returns (r_hi - r_lo, W + cols.before + cols.after, C), a view of
+    the workspace that is valid until the next call.
     """
     h, w, c = img.shape
-    buf = np.zeros((r_hi - r_lo, w + cols.before + cols.after, c), dtype=img.dtype)
+    buf = _workspace("padded rows", (r_hi - r_lo, w + cols.before + cols.after, c), img.dtype)
     src_lo, src_hi = max(r_lo - rows.before, 0), min(r_hi - rows.before, h)
-    if src_hi > src_lo:
-        buf[src_lo + rows.before - r_lo : src_hi + rows.before - r_lo, cols.before : cols.before + w] = img[
-            src_lo:src_hi
-        ]
+    first, last = src_lo + rows.before - r_lo, src_hi + rows.before - r_lo  # the image rows in buf
+    if src_hi <= src_lo:
+        buf[:] = 0
+        return buf
+    buf[:first] = 0
+    buf[last:] = 0
+    buf[first:last, : cols.before] = 0
+    buf[first:last, cols.before + w :] = 0
+    buf[first:last, cols.before : cols.before + w] = img[src_lo:src_hi]
     return buf
 
 
@@ -222,7 +265,7 @@ def _block_rows(row_elements: int, dtype: np.dtype, h_out: int, block_bytes: int
     return max(1, min(h_out, block_bytes // max(1, row_elements * np.dtype(dtype).itemsize)))
 
 
-def _tile_taps(taps: np.ndarray, width: int) -> np.ndarray:
+def _tile_taps(taps: np.ndarray, width: int, name: str = "tiles") -> np.ndarray:
     """The weights of :func:`_tap_sum` for (Kh, Kw, C) taps and output rows of ``width`` pixels.
 
     If every channel has the same filter (a 2-D kernel, a 1-D separable filter, or just
@@ -233,7 +276,9 @@ def _tile_taps(taps: np.ndarray, width: int) -> np.ndarray:
     kh, kw, c = taps.shape
     if c == 1 or bool((taps == taps[:, :, :1]).all()):
         return np.ascontiguousarray(taps[:, :, 0])
-    return np.tile(taps.reshape(kh, kw, 1, c), (1, 1, width, 1)).reshape(kh, kw, width * c)
+    tiles = _workspace(name, (kh, kw, width, c), taps.dtype)  # ``name``: see _workspace
+    tiles[...] = taps[:, :, None, :]
+    return tiles.reshape(kh, kw, width * c)
 
 
 def _shifted_rows(flat: np.ndarray, shape: tuple[int, int, int, int], steps: tuple[int, int, int],
@@ -302,7 +347,7 @@ def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmo
             _depthwise_rows(img, tiles, rows, cols, dilation, y0, flat_out[y0 : y0 + step])
         return out
     step = _block_rows(w_out * c, img.dtype, h_out)
-    tmp = np.empty((step, w_out * c), dtype=img.dtype)
+    tmp = _workspace("tap products", (step, w_out * c), img.dtype)
     for y0 in range(0, h_out, step):
         y1 = min(y0 + step, h_out)
         n = y1 - y0
@@ -321,26 +366,6 @@ def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmo
     return out
 
 
-def _banded_rows(column: np.ndarray, group: int) -> np.ndarray:
-    """The vertical filter ``column`` (Kh,) as a (group, group + Kh - 1) banded matrix.
-
-    Row r holds the filter at columns r .. r + Kh - 1, so that ``band @ rows`` turns
-    ``group + Kh - 1`` consecutive input rows into ``group`` filtered output rows.
-    """
-    kh = column.shape[0]
-    band = np.zeros((group, group + kh - 1), dtype=column.dtype)
-    for r in range(group):
-        band[r, r : r + kh] = column
-    return band
-
-
-# Output rows per banded matmul in the Kx1 pass of a spatially separable conv: each
-# output value then costs (group + Kh - 1) multiply-adds instead of Kh, but inside
-# BLAS, which does them ~3x faster than np.einsum does its Kh (measured: 0.09 against
-# 0.14 ns per value and tap for Kh = 7; 0.065 against 0.14 for Kh = 15).
-_BAND_GROUP = 4
-
-
 def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray, rows: PadAmounts,
                     cols: PadAmounts) -> np.ndarray:
     """img: (H, W, C); col_taps: (Kh,) or (Kh, C); row_taps: (Kw,) or (Kw, C). Returns (H', W', C).
@@ -350,11 +375,11 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
     once, so the intermediate image never exists in full. The Kx1 pass reads the image
     itself (only the first and last blocks, which reach into the zero rows, are
     copied) and writes between the zero columns of the intermediate, which the 1xK
-    pass then reads. The 1xK pass is :func:`_tap_sum` over shifted views. The Kx1 pass
-    is too when the channels have different filters; when they share one it is a
-    matrix multiply: every group of output rows is a small banded matrix
-    (:func:`_banded_rows`) times the input rows it needs, all groups in one
-    ``np.matmul`` over a view of overlapping row groups.
+    pass then reads. The 1xK pass is :func:`_tap_sum` over shifted views. So is the
+    Kx1 pass when the channels have different filters; when they share one, each
+    intermediate row is the filter (a vector) times the Kh input rows under it (a
+    matrix), and one ``np.matmul`` over a view of overlapping Kh-row windows makes
+    all of a block's rows as BLAS matrix-vector products (FMA, one pass per row).
     """
     h, w, c = img.shape
     kh, kw = col_taps.shape[0], row_taps.shape[0]
@@ -363,13 +388,13 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
     flat_out = out.reshape(h_out, w_out * c)
     # 1-D filters (one for every channel) are scalar taps already
-    col_tiles = col_taps.reshape(kh, 1) if col_taps.ndim == 1 else _tile_taps(col_taps.reshape(kh, 1, c), w)
-    row_tiles = row_taps.reshape(1, kw) if row_taps.ndim == 1 else _tile_taps(row_taps.reshape(1, kw, c), w_out)
-    g = _BAND_GROUP
-    band = _banded_rows(col_tiles[:, 0], g) if col_tiles.ndim == 2 else None
+    col_tiles = (col_taps.reshape(kh, 1) if col_taps.ndim == 1
+                 else _tile_taps(col_taps.reshape(kh, 1, c), w, "column tiles"))
+    row_tiles = (row_taps.reshape(1, kw) if row_taps.ndim == 1
+                 else _tile_taps(row_taps.reshape(1, kw, c), w_out, "row tiles"))
+    vector = col_tiles.reshape(1, kh) if col_tiles.ndim == 2 else None
     step = _block_rows(width, img.dtype, h_out, _TAP_BLOCK_BYTES)
-    step = max(g, step - step % g)  # whole groups, except in the last block
-    mid = np.empty((step, width), img.dtype)
+    mid = _workspace("intermediate rows", (step, width), img.dtype)
     mid[:, : cols.before * c] = 0  # the padding columns stay zero
     mid[:, cols.before * c + row_len :] = 0
     inside = mid[:, cols.before * c : cols.before * c + row_len]
@@ -383,15 +408,14 @@ def _separable_fast(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray,
         else:  # the first and last blocks reach into the zero rows above or below the image
             block, offset = _padded_rows(img, y0, y0 + n + kh - 1, rows, PadAmounts(0, 0, w)).reshape(-1), 0
         # Kx1 down the columns
-        done = n - n % g if band is not None else 0
-        if done:
-            groups = np.ndarray((done // g, g + kh - 1, row_len), img.dtype, buffer=block, offset=offset * it,
-                                strides=(g * row_len * it, row_len * it, it))
-            groups.flags.writeable = False
-            np.matmul(band, groups, out=inside[:done].reshape(done // g, g, row_len))
-        if done < n:
-            _tap_sum(_shifted_rows(block, (kh, 1, n - done, row_len), (row_len, 0, row_len),
-                                   offset + done * row_len), col_tiles, inside[done:n])
+        if vector is not None:  # window r = input rows r .. r+kh-1 of the block, a (kh, row_len) matrix
+            windows = np.ndarray((n, kh, row_len), img.dtype, buffer=block, offset=offset * it,
+                                 strides=(row_len * it, row_len * it, it))
+            windows.flags.writeable = False
+            np.matmul(vector, windows, out=inside[:n].reshape(n, 1, row_len))
+        else:
+            _tap_sum(_shifted_rows(block, (kh, 1, n, row_len), (row_len, 0, row_len), offset), col_tiles,
+                     inside[:n])
         _tap_sum(_shifted_rows(mid.reshape(-1), (1, kw, n, w_out * c), (0, c, width)), row_tiles,
                  flat_out[y0 : y0 + n])  # 1xK along the rows
     return out
@@ -421,17 +445,19 @@ def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, col
     weights = np.ascontiguousarray(kernel.reshape(patch, c_out).T)  # row o: all taps and channels
     # enough pixels per block for an efficient matmul; the patch matrix stays a few MB
     step = max(1, min(h_out, _PATCH_PIXELS // w_pad))
-    patches = np.empty((patch, step * w_pad), dtype=img.dtype)
-    result = np.empty((c_out, step * w_pad), dtype=img.dtype)
+    patches = _workspace("patches", (patch, step * w_pad), img.dtype)
+    result = _workspace("products", (c_out, step * w_pad), img.dtype)
+    planar = _workspace("planar rows", (c_in, (step + dilation * (kh - 1) + 1) * w_pad), img.dtype)
     starts = [i * dilation * w_pad + j * dilation for i in range(kh) for j in range(kw)]
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
         size = n * w_pad
         block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
-        planar = np.ascontiguousarray(block.reshape(-1, c_in).T)  # (C_in, rows * W_pad)
+        pl = planar[:, : block.shape[0] * w_pad]  # (C_in, rows * W_pad)
+        pl[...] = block.reshape(-1, c_in).T
         p = patches[:, :size]
         for t, start in enumerate(starts):
-            p[t * c_in : (t + 1) * c_in] = planar[:, start : start + size]
+            p[t * c_in : (t + 1) * c_in] = pl[:, start : start + size]
         r = result[:, :size]
         np.matmul(weights, p, out=r)
         out[y0 : y0 + n] = r.reshape(c_out, n, w_pad)[:, :, :w_out].transpose(1, 2, 0)
@@ -460,8 +486,8 @@ def _standard_fast(
         # Rows are computed over all w_pad columns (the last few are dropped), so that
         # the input of every tap is one contiguous slice of the flattened block.
         step = _block_rows(w_pad * max(c_in, c_out), img.dtype, h_out)
-        acc = np.empty((step * w_pad, c_out), dtype=img.dtype)
-        tmp = np.empty_like(acc)
+        acc = _workspace("accumulator", (step * w_pad, c_out), img.dtype)
+        tmp = _workspace("tap products", (step * w_pad, c_out), img.dtype)
         for y0 in range(0, h_out, step):
             y1 = min(y0 + step, h_out)
             n = y1 - y0
@@ -694,7 +720,7 @@ def depthwise_separable_conv2d(
     flat_out = out.reshape(h_out * w_out, c_out)
     tiles = _tile_taps(taps, w_out)
     step = _block_rows((w + cols.before + cols.after) * c_mid, img.dtype, h_out, _TAP_BLOCK_BYTES)
-    mid = np.empty((step, w_out * c_mid), dtype=img.dtype)
+    mid = _workspace("intermediate rows", (step, w_out * c_mid), img.dtype)
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
         _depthwise_rows(src, tiles, rows, cols, dilation, y0, mid[:n])

@@ -135,7 +135,7 @@ def test_large_image_uses_many_row_blocks():
 
 # --------------------------------------------------------- every path of the engine
 # The multiply-accumulate ops pick a path by the kernel (one filter for all channels:
-# scalar taps, and a banded matmul for the separable column pass; different filters:
+# scalar taps, and BLAS matrix-vector products for the separable column pass; different filters:
 # tiled taps) and cut the image into row blocks whose first and last ones reach into
 # the padding. Small blocks force many blocks, remainders and edge blocks.
 @pytest.mark.parametrize("block_bytes", [1, 2000, 10**9])
@@ -312,3 +312,71 @@ def test_factored_standard_kernel_equals_depthwise_separable(shape, k, c_out, st
         return
     np.testing.assert_allclose(depthwise_separable_conv2d(image, d, p, stride=stride, padding=padding), expected,
                                rtol=1e-9, atol=1e-9)
+
+
+# ------------------------------------------------------------ the reused workspace
+def _every_op(image):
+    """Each fast op (and each of its paths) on ``image``, with fixed kernels: (name, call) pairs."""
+    c = image.shape[2]
+    r = np.random.default_rng(1)
+    k3, kc, pw = r.standard_normal((3, 3)), r.standard_normal((3, 3, c)), r.standard_normal((c, 4))
+    col, row = r.standard_normal(5), r.standard_normal(3)
+    col_c, row_c = r.standard_normal((3, c)), r.standard_normal((5, c))
+    std3, std11 = r.standard_normal((3, 3, c, 4)), r.standard_normal((11, 11, c, 2))
+    return [
+        ("depthwise shared", lambda: depthwise_conv2d(image, k3)),
+        ("depthwise per channel", lambda: depthwise_conv2d(image, kc)),
+        ("depthwise stride 2", lambda: depthwise_conv2d(image, kc, stride=2)),
+        ("separable shared", lambda: spatial_separable_conv2d(image, col, row)),
+        ("separable per channel", lambda: spatial_separable_conv2d(image, col_c, row_c)),
+        ("depthwise-separable", lambda: depthwise_separable_conv2d(image, kc, pw)),
+        ("standard few channels", lambda: conv2d(image, std3)),
+        ("standard many taps", lambda: conv2d(image, std11)),
+        ("standard stride 2", lambda: conv2d(image, std3, stride=2)),
+    ]
+
+
+def test_results_never_share_memory_with_the_workspace():
+    """An op's result stays as it was when later calls (other ops, other sizes) reuse the temporaries."""
+    first = [(name, call()) for name, call in _every_op(rand(13, 17, 3))]
+    kept = [(name, result.copy()) for name, result in first]
+    for _, call in _every_op(rand(29, 11, 3)) + _every_op(rand(13, 17, 3)):
+        call()
+    for (name, result), (_, copy) in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(result, copy, err_msg=name)
+
+
+def test_workspace_is_per_thread_and_gives_the_same_results():
+    import threading
+
+    image = rand(40, 33, 3)
+    expected = {name: call() for name, call in _every_op(image)}
+    errors = []
+
+    def work():
+        try:
+            for _ in range(5):
+                for name, call in _every_op(image):
+                    np.testing.assert_allclose(call(), expected[name], rtol=1e-12, atol=1e-12, err_msg=name)
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_workspace_keeps_at_most_the_cap_per_buffer(monkeypatch):
+    monkeypatch.setattr(conv, "_WORKSPACE_MAX_BYTES", 4096)
+    conv._release_workspace()
+    image = rand(60, 50, 3)
+    for name, call in _every_op(image):
+        got = call()
+        assert got.dtype == image.dtype, name
+    kept = conv._workspace_local.__dict__.get("buffers", {})
+    assert kept and all(buf.nbytes <= 4096 for buf in kept.values())
+    conv._release_workspace()
+    assert not conv._workspace_local.__dict__.get("buffers")
