@@ -252,10 +252,14 @@ def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: 
     if src_hi <= src_lo:
         buf[:] = 0
         return buf
-    buf[:first] = 0
-    buf[last:] = 0
-    buf[first:last, : cols.before] = 0
-    buf[first:last, cols.before + w :] = 0
+    if first:
+        buf[:first] = 0
+    if last < buf.shape[0]:
+        buf[last:] = 0
+    if cols.before:
+        buf[first:last, : cols.before] = 0
+    if cols.after:
+        buf[first:last, cols.before + w :] = 0
     buf[first:last, cols.before : cols.before + w] = img[src_lo:src_hi]
     return buf
 
@@ -447,13 +451,12 @@ def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, col
     step = max(1, min(h_out, _PATCH_PIXELS // w_pad))
     patches = _workspace("patches", (patch, step * w_pad), img.dtype)
     result = _workspace("products", (c_out, step * w_pad), img.dtype)
-    planar = _workspace("planar rows", (c_in, (step + dilation * (kh - 1) + 1) * w_pad), img.dtype)
     starts = [i * dilation * w_pad + j * dilation for i in range(kh) for j in range(kw)]
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
         size = n * w_pad
         block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
-        pl = planar[:, : block.shape[0] * w_pad]  # (C_in, rows * W_pad)
+        pl = _workspace("planar rows", (c_in, block.shape[0] * w_pad), img.dtype)  # (C_in, rows * W_pad)
         pl[...] = block.reshape(-1, c_in).T
         p = patches[:, :size]
         for t, start in enumerate(starts):
