@@ -380,3 +380,22 @@ def test_workspace_keeps_at_most_the_cap_per_buffer(monkeypatch):
     assert kept and all(buf.nbytes <= 4096 for buf in kept.values())
     conv._release_workspace()
     assert not conv._workspace_local.__dict__.get("buffers")
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize("ksize", [(3, 3), (5, 5), (1, 3), (4, 2)])
+@pytest.mark.parametrize("filters", ["shared", "per channel"])
+@pytest.mark.parametrize("padding", ["same", "valid", 2])
+def test_depthwise_row_blocks_with_dilation_and_odd_kernels_match_loops(monkeypatch, dilation, ksize, filters,
+                                                                        padding):
+    """Small blocks, so that most of them are neither the first nor the last one."""
+    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", 2000)
+    image = rand(23, 19, 3)
+    kernel = rand(*ksize) if filters == "shared" else rand(*ksize, 3)
+    full = kernel if kernel.ndim == 3 else np.stack([kernel] * 3, axis=2)
+    expected = depthwise_conv2d_loop(image, full, padding=padding, dilation=dilation)
+    np.testing.assert_allclose(depthwise_conv2d(image, kernel, padding=padding, dilation=dilation), expected,
+                               rtol=1e-10, atol=1e-12)
+    pw = rand(3, 2)
+    np.testing.assert_allclose(depthwise_separable_conv2d(image, kernel, pw, padding=padding, dilation=dilation),
+                               expected @ pw, rtol=1e-10, atol=1e-12)
