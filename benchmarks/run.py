@@ -44,6 +44,28 @@ from helpers.timing import compare_ms  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
+
+def keep_freed_memory() -> str:
+    """Have glibc keep freed blocks (up to 32 MB) for reuse instead of returning them to the OS.
+
+    Otherwise whether a call gets its output from recycled memory or from fresh pages
+    -- a page fault per 4 KB, about 1 ms per 3 MB output on a VM -- depends on what
+    was allocated and freed before it, and that changed from run to run (a constant
+    +1.2 ms on both sides of a ratio in one run and not in the next). Every
+    implementation, PyTorch and SciPy included, allocates through glibc, so all get
+    the same steady state -- the one a program looping over images has.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "allocator left as it is (not glibc)"
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 2**30):
+        return "glibc keeps freed blocks up to 32 MB for reuse"
+    return "allocator left as it is (mallopt refused)"
+
 try:
     import torch
 
@@ -240,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_readme:
             update_readme(markdown(report))
         return 0
+    allocator = keep_freed_memory()
     rounds = 3 if args.quick else 9
     rng = np.random.default_rng(0)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -260,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"explorer slider update (512x512x3 conv + 3-panel redraw): {slider:.1f} ms")
     nbval = float("nan") if args.quick else nbval_seconds()
     print(f"strict nbval over the notebooks: {nbval:.1f} s")
-    report = {"machine": machine(), "rows": rows, "slider_update_ms": slider, "nbval_s": nbval}
+    report = {"machine": {**machine(), "allocator": allocator}, "rows": rows, "slider_update_ms": slider,
+              "nbval_s": nbval}
     report["targets"] = evaluate(report)
     (RESULTS / "results.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "results.md").write_text(markdown(report))
@@ -348,7 +372,8 @@ def markdown(report: dict) -> str:
     """The table, the targets and the machine as Markdown."""
     m = report["machine"]
     lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), one thread; Python {m['python']}, "
-             f"NumPy {m['numpy']} ({'; '.join(m['blas'])}), PyTorch {m['pytorch']}, SciPy {m['scipy']}.", "",
+             f"NumPy {m['numpy']} ({'; '.join(m['blas'])}), PyTorch {m['pytorch']}, SciPy {m['scipy']}; "
+             f"{m.get('allocator', 'allocator left as it is')}.", "",
              "| case | helpers ms | PyTorch ms | ratio | SciPy ms | other | extra memory |",
              "|---|---:|---:|---:|---:|---|---:|"]
     for r in report["rows"]:
