@@ -4,8 +4,9 @@
     python benchmarks/run.py --quick # fewer repeats, for a smoke test
 
 Everything runs in one process with BLAS (and PyTorch) pinned to one thread. The
-implementations of one case are timed alternately, round after round, and the
-median of the rounds is reported, so a slow moment of the machine hits all of them
+implementations of one case are timed alternately, round after round (9, or up to
+36 for cases whose rounds are cheap, about a second of timing), and the median of
+the rounds is reported, so a slow moment of the machine hits all of them
 alike; each timed call follows an untimed call of the same implementation, so none
 pays for the caches and freed memory the one before it left behind
 (helpers.timing.compare_ms). Peak extra memory is measured with tracemalloc (NumPy
@@ -43,6 +44,7 @@ from helpers import conv  # noqa: E402
 from helpers.timing import compare_ms  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+ROUND_BUDGET_MS = 1000  # timing per case that decides how many rounds a cheap case gets
 
 
 def keep_freed_memory() -> str:
@@ -272,9 +274,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         impl, out_bytes = implementations(case, rng)
         r = 3 if case.get("big") else rounds
+        if not args.quick and not case.get("big"):
+            # cheap cases get more rounds, up to about a second of timing: a tighter median
+            once = compare_ms(impl, repeat=1)
+            r = max(r, min(4 * rounds, int(ROUND_BUDGET_MS / (2 * sum(once.values())))))
         ms = compare_ms(impl, repeat=r)
         mem = peak_extra_mb(impl["helpers"], out_bytes)
-        row = {"case": _label(case), **case, "shape": list(case["shape"]), "ms": ms, "extra_mb": mem,
+        row = {"case": _label(case), **case, "shape": list(case["shape"]), "ms": ms, "rounds": r, "extra_mb": mem,
                "out_mb": out_bytes / 2**20}
         rows.append(row)
         others = ", ".join(f"{n} {t:.2f} ms" for n, t in ms.items() if n != "helpers")
