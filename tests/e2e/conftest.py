@@ -88,6 +88,8 @@ def lab(chromium: str) -> Lab:
     for rel, content in SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(content))
+    # checkpoints go to a temporary folder, not to notebooks/.ipynb_checkpoints in the repository
+    checkpoints = Path(tempfile.mkdtemp(prefix="lab-checkpoints-"))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=tempfile.mkdtemp(prefix="lab-workspaces-"))
@@ -95,7 +97,7 @@ def lab(chromium: str) -> Lab:
     log = open(OUTPUT / "jupyterlab.log", "w")  # noqa: SIM115 - closed when the session ends
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={ROOT}", "--expose-app-in-browser"]
+           f"--ServerApp.root_dir={ROOT}", f"--FileCheckpoints.root_dir={checkpoints}", "--expose-app-in-browser"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -119,6 +121,7 @@ def lab(chromium: str) -> Lab:
         proc.kill()
     log.close()
     shutil.rmtree(settings, ignore_errors=True)
+    shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,8 @@ def _sha(path) -> str:
 def test_notebook_runs_and_explorers_respond(lab, browser, name):
     path = ROOT / "notebooks" / name
     digest = _sha(path)
+    checkpoint = ROOT / "notebooks" / ".ipynb_checkpoints" / name.replace(".ipynb", "-checkpoint.ipynb")
+    checkpoint_before = checkpoint.exists() and checkpoint.stat().st_mtime
     OUTPUT.mkdir(parents=True, exist_ok=True)
     stem = name.split("_")[0]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -166,4 +168,6 @@ def test_notebook_runs_and_explorers_respond(lab, browser, name):
         lab.shutdown_kernels()
         page.close()
     assert _sha(path) == digest, f"{name} was modified on disk by the browser run"
+    assert (checkpoint.exists() and checkpoint.stat().st_mtime) == checkpoint_before, \
+        f"the browser run wrote {checkpoint.relative_to(ROOT)}"
     assert lab.api("sessions") == []
