@@ -24,7 +24,9 @@ The fast versions never build a whole-image im2col matrix or a sliding-window te
 that grows with ``K**2``. They walk the output in blocks of rows and see every kernel
 offset ``(i, j)`` as the padded row block shifted by ``i`` rows and ``j`` pixels: a
 strided *view*, no copy. For depthwise-style ops ``np.einsum`` sums those views times
-the taps in one multiply-accumulate sweep per tap over long contiguous rows. Channel
+the taps in one multiply-accumulate sweep per tap over long contiguous rows (a stride
+s > 1 first sorts each block's pixels by phase, x mod s, so the taps stay contiguous
+views). Channel
 mixing is a matrix multiply handed to BLAS (the vertical pass of a separable filter
 shared by all channels is BLAS too, one matrix-vector product per output row); a
 standard convolution with few input channels gathers the patches of one block of 4096
@@ -331,25 +333,81 @@ def _depthwise_rows(img: np.ndarray, tiles: np.ndarray, rows: PadAmounts, cols: 
     return _tap_sum(view, tiles, out)
 
 
+def _phase_taps(taps: np.ndarray, stride: int, w_out: int) -> np.ndarray:
+    """(Kh, Kw, C) taps regrouped for :func:`_depthwise_strided_rows`: tap j = m*s + ph at [i, ph, m].
+
+    Returns (Kh, s, M) scalars when every channel has the same filter, else
+    (Kh, s, M, W'*C) tiles (as :func:`_tile_taps`); M = ceil(Kw / s), and the taps
+    m*s + ph >= Kw that complete the grid are zero.
+    """
+    kh, kw, c = taps.shape
+    m_taps = -(-kw // stride)
+    grid = np.zeros((kh, stride * m_taps, c), taps.dtype)
+    grid[:, :kw] = taps
+    grid = grid.reshape(kh, m_taps, stride, c).transpose(0, 2, 1, 3)  # [i, ph, m, c]
+    if c == 1 or bool((taps == taps[:, :, :1]).all()):
+        return np.ascontiguousarray(grid[..., 0])
+    tiles = _workspace("tiles", (kh, stride, m_taps, w_out, c), taps.dtype)
+    tiles[...] = grid[:, :, :, None, :]
+    return tiles.reshape(kh, stride, m_taps, w_out * c)
+
+
+def _depthwise_strided_rows(img: np.ndarray, weights: np.ndarray, stride: int, rows: PadAmounts,
+                            cols: PadAmounts, y0: int, out: np.ndarray) -> np.ndarray:
+    """Depthwise output rows ``y0 .. y0 + n`` for a stride s > 1 (dilation 1) into ``out``: (n, W'*C).
+
+    img: (H, W, C); weights: from :func:`_phase_taps`. Output pixel x reads input
+    pixels x*s + j. The padded rows of the block are copied once with their pixels
+    sorted by phase (x mod s): ``buf[row, ph, q] = padded[row, q*s + ph]``. Tap
+    j = m*s + ph is then phase ph shifted by m pixels, every output row of a tap is
+    contiguous, and one ``np.einsum`` over a (Kh, s, M, rows, W'*C) view adds up all
+    the taps, as the stride-1 engine does.
+    """
+    _, w, c = img.shape
+    kh, _, m_taps = weights.shape[:3]
+    n, length = out.shape
+    w_out = length // c
+    wq = max(-(-(w + cols.before + cols.after) // stride), w_out + m_taps - 1)  # pixels per phase
+    padded = _padded_rows(img, y0 * stride, (y0 + n - 1) * stride + kh, rows, cols)
+    buf = _workspace("phases", (padded.shape[0], stride, wq, c), img.dtype)
+    for ph in range(stride):
+        part = padded[:, ph::stride]
+        buf[:, ph, : part.shape[1]] = part
+        buf[:, ph, part.shape[1] :] = 0  # read only by the zero taps that complete the grid
+    row, it = stride * wq * c, img.itemsize
+    view = np.ndarray((kh, stride, m_taps, n, length), img.dtype, buffer=buf.reshape(-1),
+                      strides=(row * it, wq * c * it, c * it, stride * row * it, it))
+    view.flags.writeable = False
+    return np.einsum("iamrq,iam->rq" if weights.ndim == 3 else "iamrq,iamq->rq", view, weights, out=out)
+
+
 def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
                     dilation: int = 1) -> np.ndarray:
     """img: (H, W, C); taps: (Kh, Kw, C) -- one filter per channel. Returns (H', W', C).
 
     ``rows``/``cols`` are the padding of each axis (from :func:`pad_amounts`). Stride 1
-    writes each cache-sized block of output rows straight from :func:`_depthwise_rows`;
-    a larger stride gathers each tap's strided slice from a zero-padded block of rows.
+    writes each cache-sized block of output rows straight from :func:`_depthwise_rows`,
+    a larger stride from :func:`_depthwise_strided_rows`; only a stride combined with a
+    dilation gathers each tap's strided slice from a zero-padded block of rows.
     """
     h, w, c = img.shape
     kh, kw, _ = taps.shape
     h_out, w_out = rows.out, cols.out
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
     flat_out = out.reshape(h_out, w_out * c)
-    tiles = _tile_taps(taps, w_out)
     if stride == 1:
+        tiles = _tile_taps(taps, w_out)
         step = _block_rows((w + cols.before + cols.after) * c, img.dtype, h_out, _TAP_BLOCK_BYTES)
         for y0 in range(0, h_out, step):
             _depthwise_rows(img, tiles, rows, cols, dilation, y0, flat_out[y0 : y0 + step])
         return out
+    if dilation == 1:
+        weights = _phase_taps(taps, stride, w_out)
+        step = _block_rows((w + cols.before + cols.after) * c * stride, img.dtype, h_out, _TAP_BLOCK_BYTES)
+        for y0 in range(0, h_out, step):
+            _depthwise_strided_rows(img, weights, stride, rows, cols, y0, flat_out[y0 : y0 + step])
+        return out
+    tiles = _tile_taps(taps, w_out)
     step = _block_rows(w_out * c, img.dtype, h_out)
     tmp = _workspace("tap products", (step, w_out * c), img.dtype)
     for y0 in range(0, h_out, step):

@@ -382,20 +382,44 @@ def test_workspace_keeps_at_most_the_cap_per_buffer(monkeypatch):
     assert not conv._workspace_local.__dict__.get("buffers")
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("ksize", [(3, 3), (5, 5), (1, 3), (4, 2)])
 @pytest.mark.parametrize("filters", ["shared", "per channel"])
 @pytest.mark.parametrize("padding", ["same", "valid", 2])
-def test_depthwise_row_blocks_with_dilation_and_odd_kernels_match_loops(monkeypatch, dilation, ksize, filters,
-                                                                        padding):
-    """Small blocks, so that most of them are neither the first nor the last one."""
+def test_depthwise_row_blocks_with_stride_dilation_and_odd_kernels_match_loops(monkeypatch, stride, dilation,
+                                                                               ksize, filters, padding):
+    """Small blocks, so that most of them are neither the first nor the last one (stride > 1 and
+    dilation 1: the taps regrouped by phase; both > 1: the gathering path)."""
     monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", 2000)
     image = rand(23, 19, 3)
     kernel = rand(*ksize) if filters == "shared" else rand(*ksize, 3)
     full = kernel if kernel.ndim == 3 else np.stack([kernel] * 3, axis=2)
-    expected = depthwise_conv2d_loop(image, full, padding=padding, dilation=dilation)
-    np.testing.assert_allclose(depthwise_conv2d(image, kernel, padding=padding, dilation=dilation), expected,
-                               rtol=1e-10, atol=1e-12)
+    expected = depthwise_conv2d_loop(image, full, stride=stride, padding=padding, dilation=dilation)
+    got = depthwise_conv2d(image, kernel, stride=stride, padding=padding, dilation=dilation)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     pw = rand(3, 2)
-    np.testing.assert_allclose(depthwise_separable_conv2d(image, kernel, pw, padding=padding, dilation=dilation),
-                               expected @ pw, rtol=1e-10, atol=1e-12)
+    got = depthwise_separable_conv2d(image, kernel, pw, stride=stride, padding=padding, dilation=dilation)
+    np.testing.assert_allclose(got, expected @ pw, rtol=1e-10, atol=1e-12)
+
+
+def test_no_op_reads_workspace_memory_it_did_not_write(monkeypatch):
+    """Temporaries start as NaN here: a value read before it is written would spread into the result."""
+    original = conv._workspace
+
+    def poisoned(name, shape, dtype):
+        buf = original(name, shape, dtype)
+        buf[...] = np.nan
+        return buf
+
+    image = rand(23, 19, 3)
+    expected = {name: call() for name, call in _every_op(image)}
+    monkeypatch.setattr(conv, "_workspace", poisoned)
+    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", 2000)
+    for name, call in _every_op(image) + [
+        ("depthwise stride 3, even kernel", lambda: depthwise_conv2d(image, rand(4, 2, 3), stride=3)),
+    ]:
+        got = call()
+        assert np.isfinite(got).all(), name
+        if name in expected:
+            np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-12, err_msg=name)
