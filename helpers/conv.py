@@ -336,20 +336,16 @@ def _depthwise_rows(img: np.ndarray, tiles: np.ndarray, rows: PadAmounts, cols: 
 def _phase_taps(taps: np.ndarray, stride: int, w_out: int) -> np.ndarray:
     """(Kh, Kw, C) taps regrouped for :func:`_depthwise_strided_rows`: tap j = m*s + ph at [i, ph, m].
 
-    Returns (Kh, s, M) scalars when every channel has the same filter, else
-    (Kh, s, M, W'*C) tiles (as :func:`_tile_taps`); M = ceil(Kw / s), and the taps
-    m*s + ph >= Kw that complete the grid are zero.
+    Returns (Kh, s, M) scalars or (Kh, s, M, W'*C) tiles, as :func:`_tile_taps` does;
+    M = ceil(Kw / s), and the taps m*s + ph >= Kw that complete the grid are zero.
     """
     kh, kw, c = taps.shape
     m_taps = -(-kw // stride)
     grid = np.zeros((kh, stride * m_taps, c), taps.dtype)
     grid[:, :kw] = taps
-    grid = grid.reshape(kh, m_taps, stride, c).transpose(0, 2, 1, 3)  # [i, ph, m, c]
-    if c == 1 or bool((taps == taps[:, :, :1]).all()):
-        return np.ascontiguousarray(grid[..., 0])
-    tiles = _workspace("tiles", (kh, stride, m_taps, w_out, c), taps.dtype)
-    tiles[...] = grid[:, :, :, None, :]
-    return tiles.reshape(kh, stride, m_taps, w_out * c)
+    grid = grid.reshape(kh, m_taps, stride, c).transpose(0, 2, 1, 3).reshape(kh, stride * m_taps, c)
+    tiles = _tile_taps(grid, w_out)
+    return tiles.reshape(kh, stride, m_taps, *tiles.shape[2:])
 
 
 def _depthwise_strided_rows(img: np.ndarray, weights: np.ndarray, stride: int, rows: PadAmounts,
