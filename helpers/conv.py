@@ -26,13 +26,12 @@ offset ``(i, j)`` as the padded row block shifted by ``i`` rows and ``j`` pixels
 strided *view*, no copy. For depthwise-style ops ``np.einsum`` sums those views times
 the taps in one multiply-accumulate sweep per tap over long contiguous rows (a stride
 s > 1 first sorts each block's pixels by phase, x mod s, so the taps stay contiguous
-views). Channel
-mixing is a matrix multiply handed to BLAS (the vertical pass of a separable filter
-shared by all channels is BLAS too, one matrix-vector product per output row); a
-standard convolution with few input channels gathers the patches of one block of 4096
-pixels (a few MB) for one matrix multiply per block. The blocks and other temporaries
-live in a small per-thread workspace that the next call reuses (about one block per
-kind, at most 32 MB each), so only the result is fresh memory.
+views). Channel mixing is a matrix multiply handed to BLAS (the vertical pass of a
+separable filter shared by all channels is BLAS too, one matrix-vector product per
+output row); a standard convolution with few input channels gathers the patches of
+one block of 4096 pixels (a few MB) for one matrix multiply per block. The blocks and
+other temporaries live in a small per-thread workspace that the next call reuses
+(about one block per kind, at most 32 MB each), so only the result is fresh memory.
 """
 
 from __future__ import annotations
@@ -386,7 +385,7 @@ def _depthwise_fast(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmo
     a larger stride from :func:`_depthwise_strided_rows`; only a stride combined with a
     dilation gathers each tap's strided slice from a zero-padded block of rows.
     """
-    h, w, c = img.shape
+    _, w, c = img.shape
     kh, kw, _ = taps.shape
     h_out, w_out = rows.out, cols.out
     out = np.empty((h_out, w_out, c), dtype=img.dtype)
@@ -666,6 +665,19 @@ def depthwise_conv2d(
     return _finish(out, was_2d)
 
 
+def _pointwise_weights(weights: object, c_in: int, dtype: np.dtype, inputs: str) -> np.ndarray:
+    """Pointwise weights as (C_in, C_out); (1, 1, C_in, C_out) Keras-style and (C_in,) are accepted."""
+    wts = _as_kernel(weights, dtype, "pointwise weights")
+    if wts.ndim == 4 and wts.shape[:2] == (1, 1):
+        wts = wts[0, 0]
+    if wts.ndim == 1 and wts.shape[0] == c_in:
+        wts = wts[:, None]
+    if wts.ndim != 2 or wts.shape[0] != c_in:
+        raise ValueError(f"pointwise weights must be (C_in, C_out) with C_in = {c_in} ({inputs}), "
+                         f"got shape {np.shape(weights)}")
+    return wts
+
+
 def pointwise_conv2d(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Pointwise (1x1) convolution: the same channel-mixing matrix at every pixel.
 
@@ -680,16 +692,7 @@ def pointwise_conv2d(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     multiply ``(H*W, C_in) @ (C_in, C_out)``.
     """
     img, _ = _as_image(image)
-    wts = _as_kernel(weights, img.dtype, "pointwise weights")
-    if wts.ndim == 4 and wts.shape[:2] == (1, 1):
-        wts = wts[0, 0]
-    if wts.ndim == 1 and img.shape[2] == wts.shape[0]:
-        wts = wts[:, None]
-    if wts.ndim != 2 or wts.shape[0] != img.shape[2]:
-        raise ValueError(
-            f"pointwise weights must be (C_in, C_out) with C_in = {img.shape[2]} (the image's channels), "
-            f"got shape {wts.shape}"
-        )
+    wts = _pointwise_weights(weights, img.shape[2], img.dtype, "the image's channels")
     h, w, c = img.shape
     return (img.reshape(h * w, c) @ wts).reshape(h, w, wts.shape[1])
 
@@ -748,7 +751,7 @@ def depthwise_separable_conv2d(
     ----------
     image : (H, W, C) floating array.
     depthwise_kernel : (Kh, Kw, C) or (Kh, Kw, C, M).
-    pointwise_weights : (C*M, C_out).
+    pointwise_weights : (C*M, C_out), or (1, 1, C*M, C_out) as Keras stores it.
 
     Returns
     -------
@@ -761,10 +764,7 @@ def depthwise_separable_conv2d(
     taps = _depthwise_taps(_as_kernel(depthwise_kernel, img.dtype, "depthwise kernel"), img.shape[2],
                            np.shape(image))
     m = taps.shape[2] // img.shape[2]
-    wts = _as_kernel(pointwise_weights, img.dtype, "pointwise weights")
-    if wts.ndim != 2 or wts.shape[0] != taps.shape[2]:
-        raise ValueError(f"pointwise weights must be (C*M, C_out) with C*M = {taps.shape[2]} "
-                         f"(the depthwise outputs), got shape {wts.shape}")
+    wts = _pointwise_weights(pointwise_weights, taps.shape[2], img.dtype, "the depthwise outputs, C*M")
     (h, w), (kh, kw) = img.shape[:2], taps.shape[:2]
     h_out, w_out = output_size((h, w), (kh, kw), padding=padding, dilation=dilation)
     rows = pad_amounts(h, kh, padding=padding, dilation=dilation)

@@ -423,3 +423,15 @@ def test_no_op_reads_workspace_memory_it_did_not_write(monkeypatch):
         assert np.isfinite(got).all(), name
         if name in expected:
             np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_separable_takes_the_same_pointwise_weights_as_pointwise(stride):
+    """Keras-style (1, 1, C, C_out) and (C,) weights work with and without a stride, as in pointwise_conv2d."""
+    image, dk = rand(9, 10, 3), rand(3, 3, 3)
+    mid = depthwise_conv2d(image, dk, stride=stride)
+    for weights in (rand(1, 1, 3, 4), rand(3)):
+        got = depthwise_separable_conv2d(image, dk, weights, stride=stride)
+        np.testing.assert_allclose(got, pointwise_conv2d(mid, weights), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"C_in = 3 .*got shape \(4, 2\)"):
+        depthwise_separable_conv2d(image, dk, rand(4, 2), stride=stride)
