@@ -449,7 +449,7 @@ def check_limits(image_shape: tuple[int, ...], kernel: np.ndarray, mode: str, li
         return
     work = cost.macs
     if mode == "spatial_separable":
-        work += kernel.shape[0] * kernel.shape[1] * min(kernel.shape[:2])  # its SVD
+        work += 4 * kernel.shape[0] * kernel.shape[1] * min(kernel.shape[:2])  # its SVD, about 4 K^3
     if work > limits.macs:
         raise UsageError(
             f"this run would cost {format_count(work, 'MACs')} ({format_count(2 * work, 'FLOPs')}), more than the "
@@ -470,7 +470,7 @@ def check_limits(image_shape: tuple[int, ...], kernel: np.ndarray, mode: str, li
             f"this run would need about {format_bytes(need)} of memory (output {cost.out_shape} float64: "
             f"{format_bytes(out_bytes)}; padded rows: {format_bytes(rows_bytes)}), more than the limit of "
             f"{format_bytes(limits.memory)}: use a smaller image, padding, dilation or stride, "
-            f"or raise the limit with --max-memory {format_bytes(_round_up(need)).replace(' ', '').replace('i', '')}"
+            f"or raise the limit with --max-memory {_size_hint(need)}"
         )
 
 
@@ -479,6 +479,11 @@ def _round_up(n: int) -> str | int:
     exp = max(int(math.log10(n)), 0)
     lead = -(-n // 10**exp)
     return f"{lead}e{exp}" if exp >= 6 else lead * 10**exp
+
+
+def _size_hint(n: int) -> str:
+    """A round size at least n bytes, for the --max-memory hint (5.3 GiB -> '6G')."""
+    return f"{-(-n // 2**30)}G" if n >= 2**30 else f"{-(-n // 2**20)}M"
 
 
 def convolve(
@@ -643,7 +648,8 @@ def _figure_arrays(image: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.n
         shown = shown[:, :, :MAX_FIGURE_CHANNELS]
     step = -(-max(shown.shape[:2]) // MAX_FIGURE_SIDE)
     if step > 1:
-        notes.append(f"the figure draws every {step}th pixel of the {shown.shape[0]}x{shown.shape[1]} output")
+        notes.append(f"the figure draws one pixel in {step} along each axis of the {shown.shape[0]}x{shown.shape[1]} "
+                     "output")
         shown = shown[::step, ::step]
     step_in = -(-max(image.shape[:2]) // MAX_FIGURE_SIDE)
     if step_in > 1:

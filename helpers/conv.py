@@ -493,6 +493,8 @@ def memory_estimate(image_shape: tuple[int, ...], kernel_size: tuple[int, int], 
     kh, kw = _pair(kernel_size)
     rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
     cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
+    if rows.out == 1 and cols.out == 1:
+        stride = 1  # one output pixel: the ops then work with stride 1 (see _plan)
     item = np.dtype(dtype).itemsize
     work = c if work_channels is None else int(work_channels)
     out = max(rows.out, 0) * max(cols.out, 0) * int(out_channels) * item

@@ -144,7 +144,7 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) 
             with _pillow_without_bomb_check(), Image.open(f) as im:
                 w, h = im.size
                 if max_pixels is not None and w * h > max_pixels:
-                    raise ImageError(f"image {p} is {w}x{h} = {w * h:,} pixels, more than the limit of "
+                    raise ImageError(f"image {p} is {h}x{w} = {w * h:,} pixels (H x W), more than the limit of "
                                      f"{max_pixels:,}; use a smaller image or raise the limit (--max-pixels in the "
                                      "program, max_pixels= in load_image)")
                 if getattr(im, "n_frames", 1) > 1:
@@ -276,9 +276,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ImageError(f"{path} exists and is not a regular file; choose another file name")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=folder)
-    os.close(fd)
+    tmp = None
     try:
+        with _signals_blocked():  # a signal handler may run only once ``tmp`` names the file to clean up
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=folder)
+        os.close(fd)
         yield Path(tmp)
         if st is not None:
             mode = stat.S_IMODE(st.st_mode)
@@ -289,9 +291,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold back SIGINT, SIGTERM and SIGHUP (delivered on exit) where the system allows it."""
+    import signal
+    import threading
+
+    wanted = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray, *, bits: int = 8) -> Path:
