@@ -626,15 +626,34 @@ def display_status(want: bool | None) -> tuple[bool, str]:
         from matplotlib.backends import BackendFilter, backend_registry
 
         interactive = backend.lower() in backend_registry.list_builtin(BackendFilter.INTERACTIVE)
-    except ImportError:  # matplotlib < 3.9
-        from matplotlib import rcsetup
+        if interactive:
+            backend_registry.load_backend_module(backend)  # its GUI toolkit may be missing
+    except ImportError as exc:
+        if "BackendFilter" in str(exc) or "backend_registry" in str(exc):  # matplotlib < 3.9
+            from matplotlib import rcsetup
 
-        interactive = backend.lower() in [b.lower() for b in rcsetup.interactive_bk]
+            interactive = backend.lower() in [b.lower() for b in rcsetup.interactive_bk]
+        else:
+            return False, f"matplotlib's backend {backend!r} cannot be loaded ({_shorten(str(exc), 100)})"
     if not interactive:
-        why = (f"MPLBACKEND={os.environ['MPLBACKEND']}" if os.environ.get("MPLBACKEND")
-               else "no GUI toolkit found; install Tk, e.g. sudo apt install python3-tk")
+        if os.environ.get("MPLBACKEND"):
+            why = f"MPLBACKEND={os.environ['MPLBACKEND']}"
+        elif not _display_reachable():
+            why = f"the display {os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')!r} cannot be opened"
+        else:
+            why = "no GUI toolkit found; install Tk, e.g. sudo apt install python3-tk"
         return False, f"matplotlib's backend {backend!r} cannot open windows ({why})"
     return True, f"opened with matplotlib's {backend} backend"
+
+
+def _display_reachable() -> bool:
+    """Whether matplotlib can connect to the X11/Wayland display (True when it cannot tell)."""
+    try:
+        from matplotlib import _c_internal_utils
+
+        return bool(_c_internal_utils.display_is_valid())
+    except Exception:  # a private helper: absent in other matplotlib versions
+        return True
 
 
 def _figure_arrays(image: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -745,7 +764,12 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def show_window(fig: object, title: str) -> None:
-    """Open ``fig`` (a figure made without pyplot) in a window and wait until it is closed."""
+    """Open ``fig`` (a figure made without pyplot) in a window and wait until it is closed.
+
+    While the window is open, Ctrl-C, SIGTERM and SIGHUP close it and raise
+    :class:`Interrupted` (a GUI main loop would otherwise not let Python see them: Tk
+    reports an exception raised in a callback and carries on).
+    """
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -757,7 +781,27 @@ def show_window(fig: object, title: str) -> None:
     ax = win.add_axes((0, 0, 1, 1))
     ax.imshow(pixels)
     ax.set_axis_off()
-    plt.show()
+    received: list[int] = []
+
+    def note_signal(signum, frame):
+        received.append(signum)
+
+    def close_if_signalled():
+        if received:
+            plt.close("all")
+
+    previous = _catch_termination(note_signal, ("SIGTERM", "SIGHUP", "SIGINT"))
+    timer = win.canvas.new_timer(interval=100)  # gives Python control 10 times a second
+    timer.add_callback(close_if_signalled)
+    timer.start()
+    try:
+        plt.show()
+    finally:
+        timer.stop()
+        _restore_termination(previous)
+        plt.close("all")
+    if received:
+        raise Interrupted(received[0])
 
 
 def format_summary(r: Result) -> str:
@@ -827,6 +871,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     previous = _catch_termination()
+    result = None
     try:
         try:
             args = parser.parse_args(argv)
@@ -862,14 +907,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        _error(parser.prog, f"interrupted ({signal.Signals(signum).name}); no figure was left half-written")
+        done = (f"the figure is saved in {result.figure}" if result is not None and result.figure
+                else "no figure was left half-written")
+        _error(parser.prog, f"interrupted ({signal.Signals(signum).name}); {done}")
         return 128 + int(signum)
     finally:
         _restore_termination(previous)
 
 
-def _catch_termination() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`Interrupted`, as Ctrl-C is, so that clean-up runs."""
+def _catch_termination(handler=None, names: tuple[str, ...] = ("SIGTERM", "SIGHUP")) -> dict:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted`, as Ctrl-C is, so that clean-up runs
+    (or call ``handler(signum, frame)``). Returns the previous handlers."""
     previous = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
@@ -877,7 +925,9 @@ def _catch_termination() -> dict:
     def stop(signum, frame):
         raise Interrupted(signum)
 
-    for name in ("SIGTERM", "SIGHUP"):
+    stop = handler or stop
+
+    for name in names:
         sig = getattr(signal, name, None)
         if sig is not None:
             try:
