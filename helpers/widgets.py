@@ -105,6 +105,7 @@ class View:
     title: str = ""
     draw: Callable[[Figure], None] | None = None
     alt: str = ""
+    data: tuple = ()  # for a custom drawing: the arrays and numbers it shows (see data_key)
 
     def image_panels(self) -> list[Panel]:
         """The panels as :class:`Panel` objects (pairs become gray/diverging panels)."""
@@ -130,6 +131,9 @@ class View:
                 h.update(label.encode())
                 h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
                 h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+        for item in self.data:
+            h.update(np.ascontiguousarray(item, dtype=np.float64).tobytes() if isinstance(item, np.ndarray)
+                     else repr(item).encode())
         return h.digest()
 
 
@@ -269,7 +273,7 @@ class Explorer:
                 ax = fig.add_subplot(sub[0, i])
                 ax.set_xticks([])
                 ax.set_yticks([])
-                im = ax.imshow(p.data, interpolation="nearest")  # pixels stay pixels; and fast
+                im = ax.imshow(self._shown(p), interpolation="nearest")  # pixels stay pixels; and fast
                 texts = []
                 small = np.isfinite(p.data).sum() <= 60
                 if p.kind == "kernel" and p.data.ndim == 2 and small and self._cell_px(p) >= 22:
@@ -298,9 +302,17 @@ class Explorer:
         size = self.panel_size * self.dpi * 0.85
         return min(size * p.width / p.data.shape[1], size / p.data.shape[0])
 
-    @staticmethod
-    def _layout_key(view: View, panels: list[Panel]) -> tuple:
-        return (tuple((p.kind, p.data.shape, p.group, p.width, p.newrow) for p in panels), len(view.lines),
+    def _shown(self, p: Panel) -> np.ndarray:
+        """The data drawn for ``p``: an image larger than its panel is subsampled (every s-th
+        pixel) to about the panel's size -- drawn nearest-neighbour it would lose those pixels
+        anyway, and resampling fewer pixels keeps a redraw fast."""
+        if p.kind == "kernel":
+            return p.data
+        step = int(np.ceil(max(p.data.shape[:2]) / (self.panel_size * self.dpi * 0.85 * min(p.width, 1.0))))
+        return p.data[::step, ::step] if step > 1 else p.data
+
+    def _layout_key(self, view: View, panels: list[Panel]) -> tuple:
+        return (tuple((p.kind, self._shown(p).shape, p.group, p.width, p.newrow) for p in panels), len(view.lines),
                 bool(view.title))
 
     def figure(self, view: View, setting: str = "the current setting") -> Figure:
@@ -332,11 +344,11 @@ class Explorer:
         scales = []
         for artist, texts, p, g in zip(self._artists, self._texts, panels, self._group_of, strict=True):
             if p.kind == "rgb":
-                artist.set_data(np.clip(p.data, 0.0, 1.0))
+                artist.set_data(np.clip(self._shown(p), 0.0, 1.0))
                 scales.append({"cmap": None})
             else:
                 kw = group_scale[g]
-                artist.set_data(p.data)
+                artist.set_data(self._shown(p))
                 artist.set_cmap(kw["cmap"])
                 artist.set_clim(kw["vmin"], kw["vmax"])
                 scales.append(kw)
@@ -378,10 +390,7 @@ class Explorer:
             return {"cmap": "gray", "vmin": 0.0, "vmax": hi if hi > 0 else 1.0}
         return color_scale(values)
 
-    def render(self, **values: object) -> tuple[View, bytes]:
-        """Compute the view for ``values`` (missing ones take their defaults, invalid ones
-        move to the nearest valid value) and encode it as PNG. The view's text ends with
-        the reason for every disabled control."""
+    def _view(self, values: dict) -> tuple[View, dict]:
         extra = {k: v for k, v in values.items() if k not in self.controls}
         settings, constraints = self.settle({k: v for k, v in values.items() if k in self.controls})
         view = self.compute(**settings, **extra)
@@ -389,6 +398,17 @@ class Explorer:
                    for name, rule in constraints.items() if rule.get("disabled")]
         if reasons:
             view.text = "\n".join([view.text, *reasons]) if view.text else "\n".join(reasons)
+        return view, settings
+
+    def view(self, **values: object) -> View:
+        """The :class:`View` for ``values`` (settled as in :meth:`render`), without drawing it."""
+        return self._view(values)[0]
+
+    def render(self, **values: object) -> tuple[View, bytes]:
+        """Compute the view for ``values`` (missing ones take their defaults, invalid ones
+        move to the nearest valid value) and encode it as PNG. The view's text ends with
+        the reason for every disabled control."""
+        view, settings = self._view(values)
         setting = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
         fig = self.figure(view, setting)
         buf = io.BytesIO()
@@ -480,6 +500,13 @@ class Explorer:
                     t.value = values[name]
                 t.disabled = bool(rule.get("disabled"))
 
+    @staticmethod
+    def html(view: View, png: bytes) -> str:
+        """The live image: an ``<img>`` whose ``alt`` is the view's text alternative."""
+        src = base64.b64encode(png).decode("ascii")
+        return (f'<img src="data:image/png;base64,{src}" alt="{html.escape(view.alt)}" '
+                f'style="max-width: 100%; background: {BACKGROUND}">')
+
     def widget(self) -> object:
         """The live explorer: the controls above an output that redraws on every change."""
         import ipywidgets as w
@@ -499,13 +526,11 @@ class Explorer:
             finally:
                 busy[0] = False
             view, png = self.render(**values)
-            src = base64.b64encode(png).decode("ascii")
             with out:
                 out.clear_output(wait=True)
                 if view.text:
                     print(view.text)
-                display(HTML(f'<img src="data:image/png;base64,{src}" alt="{html.escape(view.alt)}" '
-                             f'style="max-width: 100%; background: {BACKGROUND}">'))
+                display(HTML(self.html(view, png)))
 
         for c in controls.values():
             c.observe(refresh, names="value")

@@ -56,8 +56,12 @@ def layer_weights(kernel: str, size: int, channels: int, out_channels: int, mult
     pointwise = rng.standard_normal((channels * multiplier, out_channels)) / np.sqrt(channels * multiplier)
     mix = rng.standard_normal((channels, out_channels)) / np.sqrt(channels)
     per_in = channels // groups
-    spatial = spatial_kernels(kernel, size, out_channels, max(1, out_channels // channels))
-    weights = np.ones((per_in, out_channels)) if per_in == 1 else mix[:per_in]
+    if per_in == 1:  # one input channel per group: exactly the depthwise kernels (groups = C)
+        spatial = spatial_kernels(kernel, size, out_channels, max(1, out_channels // channels))
+        weights = np.ones((1, out_channels))
+    else:  # output o: its own rotation of the kernel, so the layer is not a depthwise-separable product
+        spatial = [np.rot90(k, o) for o, k in enumerate(spatial_kernels(kernel, size, out_channels, 1))]
+        weights = mix[:per_in]
     grouped = np.stack([spatial[o][:, :, None] * weights[None, None, :, o] for o in range(out_channels)], axis=-1)
     return {"depthwise": depthwise, "pointwise": pointwise, "standard": grouped, "pointwise_only": mix}
 

@@ -67,8 +67,9 @@ def sliding_window_rules(values: dict) -> dict:
     seen, options = set(), []
     for p in PADDINGS_01:
         pad = int(p) if p.isdigit() else p
-        amounts = conv.pad_amounts(n, k, padding=pad, dilation=1)
-        if n + amounts.before + amounts.after >= k and (amounts.before, amounts.after) not in seen:
+        amounts = conv.pad_amounts(n, k, stride=values["stride"], padding=pad, dilation=values["dilation"])
+        fits = n + sum(conv.pad_amounts(n, k, padding=pad)[:2]) >= k
+        if fits and (amounts.before, amounts.after) not in seen:
             seen.add((amounts.before, amounts.after))
             options.append(p)
     rules["padding"] = {"options": options}
@@ -150,7 +151,7 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
            + (f"at output positions {', '.join(str(divmod(p, wo)) for p in positions)}" if strip
               else f"at out[{r}, {c}]")
            + f"; the {ho}×{wo} output grid with the values produced so far")
-    return View(text=text, draw=draw, alt=alt)
+    return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions))
 
 
 def sliding_window() -> Explorer:
@@ -165,8 +166,8 @@ def sliding_window() -> Explorer:
         "dilation": ("slider", 1, 3, 1, 1),
         "position": ("play", 0, 35, 1, 0),
     }
-    states = [{"padding": "valid", "kernel": 2, "n": 5}, {"step": PASSES[1], "stride": 2, "padding": "1"},
-              {"step": PASSES[2], "dilation": 2, "position": 5}, {"n": 4, "kernel": 5, "padding": "2"}]
+    states = [{"padding": "valid", "kernel": 2, "n": 5}, {"step": PASSES[1], "stride": 2, "padding": "2"},
+              {"step": PASSES[2], "dilation": 2, "position": 5}, {"n": 4, "kernel": 5, "padding": "1"}]
     return Explorer(controls, sliding_window_view, ncols=3, panel_size=3.0, rules=sliding_window_rules,
                     states=states, static={"strip": True})
 
