@@ -49,6 +49,8 @@ __all__ = ["View", "Panel", "LinePanel", "Explorer", "MIN_FONT_PT"]
 
 MIN_FONT_PT = 8.0  # at the explorers' 100 dpi: 11 px, the smallest text in any explorer figure
 TITLE_PT = 10.0
+MAX_WIDTH_IN = 9.6  # JupyterLab's output area is 968 px wide in a 1400-px window: figures up to 960 px
+                    # at 100 dpi are shown at full size (a wider one would be scaled down, and its text with it)
 BACKGROUND = "white"  # explicit, so the figures stay readable in JupyterLab's dark theme
 
 
@@ -241,14 +243,22 @@ class Explorer:
 
     # ---------------------------------------------------------------- rendering
     def _rows(self, panels: list[Panel]) -> list[list[Panel]]:
-        if any(p.newrow for p in panels):
-            rows: list[list[Panel]] = []
-            for p in panels:
-                if p.newrow or not rows:
-                    rows.append([])
-                rows[-1].append(p)
-            return rows
-        return [panels[i:i + self.ncols] for i in range(0, len(panels), self.ncols)]
+        """Panels in rows: a new row where a panel asks for one, and wherever the row would
+        grow wider than the figure may be (``ncols`` panels, at most MAX_WIDTH_IN)."""
+        fit = max(1.0, (MAX_WIDTH_IN - 0.9) / self.panel_size)
+        rows: list[list[Panel]] = []
+        for p in panels:
+            full = sum(q.width >= 1 for q in rows[-1]) if rows else 0  # narrow kernel panels do not count
+            if (not rows or p.newrow or sum(q.width for q in rows[-1]) + p.width > fit + 1e-9
+                    or (p.width >= 1 and full >= self.ncols)):
+                rows.append([])
+            rows[-1].append(p)
+        return rows
+
+    def _row_height(self, row: list[Panel]) -> float:
+        """Inches for a row of panels: tall enough that a portrait image is still panel_size wide."""
+        aspect = max([p.data.shape[0] / p.data.shape[1] for p in row if p.kind != "kernel"] + [1.0])
+        return self.panel_size * aspect + 0.5
 
     def _build(self, view: View, panels: list[Panel]) -> None:
         rows = self._rows(panels)
@@ -256,15 +266,17 @@ class Explorer:
         cols = max([sum(p.width for p in r) for r in rows] + [0.0])
         line_cols = min(n_line, 2) if n_line else 0
         line_rows = -(-n_line // max(line_cols, 1)) if n_line else 0
-        width = self.panel_size * max(cols, 0) * 1.12 if rows else 0.0
+        # panels of panel_size inches, plus room for one colorbar and its labels on the right
+        width = self.panel_size * cols + 0.9 if rows else 0.0
         width = max(width, 4.6 * line_cols if n_line else 0.0, 4.0)
-        height = self.panel_size * 1.08 * len(rows) + 3.2 * line_rows + (0.45 if view.title else 0.15)
+        height = sum(self._row_height(r) for r in rows) + 3.2 * line_rows + (0.45 if view.title else 0.15)
         fig = Figure(figsize=(width, height), layout="constrained", facecolor=BACKGROUND)
         grid = fig.add_gridspec(len(rows) + line_rows, 1,
-                                height_ratios=[self.panel_size] * len(rows) + [3.0] * line_rows)
+                                height_ratios=[self._row_height(r) for r in rows] + [3.0] * line_rows)
         self._artists, self._texts = [], []
         axes_by_group: dict[str, list] = {}
         first_by_group: dict[str, object] = {}
+        first_row: dict[str, int] = {}
         for r, row in enumerate(rows):
             spare = cols - sum(p.width for p in row)
             ratios = [p.width for p in row] + ([spare] if spare > 1e-9 else [])
@@ -283,8 +295,9 @@ class Explorer:
                 self._texts.append(texts)
                 if p.kind != "rgb":
                     key = p.group or f"panel{len(self._artists)}"
-                    axes_by_group.setdefault(key, []).append(ax)
                     first_by_group.setdefault(key, im)
+                    if r == first_row.setdefault(key, r):  # a colorbar beside the group's first row
+                        axes_by_group.setdefault(key, []).append(ax)
         for key, axes in axes_by_group.items():
             cb = fig.colorbar(first_by_group[key], ax=axes, shrink=0.85, pad=0.02, aspect=18)
             cb.ax.tick_params(labelsize=MIN_FONT_PT)

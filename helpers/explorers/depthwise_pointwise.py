@@ -214,4 +214,4 @@ def depthwise_pointwise() -> Explorer:
               {"mode": "standard/grouped", "image": "rgb_shapes + inverted (C=6)", "groups": 2},
               {"mode": "pointwise", "out_channels": 2}, {"mode": "depthwise-separable", "kernel": "gaussian"},
               {"mode": "depthwise", "image": "test_card", "kernel": "box", "size": 5, "multiplier": 2}]
-    return Explorer(controls, depthwise_pointwise_view, ncols=3, panel_size=2.5, rules=_rules_02, states=states)
+    return Explorer(controls, depthwise_pointwise_view, ncols=3, panel_size=2.65, rules=_rules_02, states=states)

@@ -89,4 +89,4 @@ def program() -> Explorer:
     states = [{"mode": "pointwise", "kernel": "grayscale"}, {"mode": "standard", "stride": 2, "padding": "valid"},
               {"mode": "spatial_separable", "kernel": "sobel_x", "image": "photo"},
               {"mode": "depthwise_separable", "kernel": "gaussian", "padding": "2"}]
-    return Explorer(controls, program_view, ncols=3, panel_size=2.5, rules=_rules_05, states=states)
+    return Explorer(controls, program_view, ncols=3, panel_size=2.65, rules=_rules_05, states=states)

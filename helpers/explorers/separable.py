@@ -122,8 +122,7 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
     def draw(fig: Figure) -> None:
         from ..plotting import draw_window_step
 
-        big = max(s["grid"].shape)
-        font = 8.0 if big <= 10 else 7.0
+        font = 8.0  # 11 px at 100 dpi; a cell is at least 30 px
         if strip:
             axes = fig.subplots(2, len(positions), squeeze=False, height_ratios=[s["grid"].shape[0], ho])
             for i, p in enumerate(positions):
@@ -206,10 +205,10 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
     col, row = sep.column, sep.row
     panels = [
         Panel(f"input {image}", img, kind="rgb", width=1.0, newrow=True),
-        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.72),
+        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.65),
         Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="kernel", width=0.2),
-        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.72),
-        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.72),
+        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.65),
+        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.65),
     ]
     panels += [Panel(f"{method}: {name}", out[:, :, i], group="out", newrow=i == 0) for i, name in enumerate(RGB)]
     panels.append(Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff",
@@ -237,4 +236,4 @@ def separable() -> Explorer:
     }
     states = [{"kernel": "laplacian", "method": "best rank-1"}, {"kernel": "random", "size": 5, "method": "full"},
               {"kernel": "box", "size": 3, "image": "photo"}]
-    return Explorer(controls, separable_view, ncols=3, panel_size=2.5, rules=_separable_rules, states=states)
+    return Explorer(controls, separable_view, ncols=3, panel_size=2.65, rules=_separable_rules, states=states)
