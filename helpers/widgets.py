@@ -446,7 +446,7 @@ class Explorer:
 
         view, png = self.render(**{**self.static, **values})
         print("\n".join(t for t in (view.text, f"Figure: {view.alt}") if t))
-        display({"image/png": png, "text/plain": f"Figure: {view.alt}"}, raw=True,
+        display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"Figure: {view.alt}"}, raw=True,
                 metadata={"image/png": {"alt": view.alt}})
 
     # ------------------------------------------------------------------ widgets

@@ -1,5 +1,7 @@
 """The explorer machinery (helpers.widgets): readable figures, colour scales, rules, alt text."""
 
+import base64
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -91,7 +93,7 @@ def test_show_stores_the_png_with_its_alt_and_prints_it(capsys):
     finally:
         IPython.display.display = original
     (bundle,), kw = shown[0]
-    assert kw["raw"] and bundle["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert kw["raw"] and base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     alt = kw["metadata"]["image/png"]["alt"]
     assert alt and bundle["text/plain"] == f"Figure: {alt}"
     printed = capsys.readouterr().out

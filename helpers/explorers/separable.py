@@ -100,10 +100,17 @@ def sliding_window_rules(values: dict) -> dict:
 
 
 def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation: int, step: str, position: int,
-                        strip: bool = False) -> View:
-    """The padded input with the window of one output pixel, and the output grid, for one pass."""
+                        strip: bool = False, out_row: int | None = None, out_col: int | None = None) -> View:
+    """The padded input with the window of one output pixel, and the output grid, for one pass.
+
+    ``strip``: the windows of the first, second and last output pixels side by side (the static
+    view). ``out_row``/``out_col`` pick the output pixel instead of ``position`` (one window).
+    """
     s = _window_setup(n, kernel, stride, padding, dilation, step)
     ho, wo = s["out"].shape
+    if out_row is not None or out_col is not None:
+        position = min(out_row or 0, ho - 1) * wo + min(out_col or 0, wo - 1)
+        strip = False
     r, c = divmod(position, wo)
     rows, cols = s["rows"], s["cols"]
     kh, kw = s["kernel"].shape
