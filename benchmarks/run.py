@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers import conv  # noqa: E402
+from helpers import conv, fast_conv  # noqa: E402
 from helpers.costs import MOBILENET_V1_BLOCKS, mobilenet_v1_layers  # noqa: E402
 from helpers.timing import compare_ms  # noqa: E402
 
@@ -480,7 +480,7 @@ def peak_extra_mb(fn: Callable[[], object], out_bytes: int) -> float:
     The ops keep their temporaries in a per-thread workspace between calls; it is
     released first, so that this call allocates it again and it is counted.
     """
-    conv._release_workspace()
+    fast_conv._release_workspace()
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]

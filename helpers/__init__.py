@@ -2,7 +2,9 @@
 
 Modules, one concern each:
 
-- :mod:`helpers.conv` -- the convolution ops (fast NumPy and textbook loops)
+- :mod:`helpers.conv` -- the convolution ops: textbook loops, then the fast versions
+- :mod:`helpers.fast_conv` -- the blocked NumPy engine behind the fast ops
+- :mod:`helpers.explorers` -- each notebook's explorer (controls and what they compute)
 - :mod:`helpers.kernels` -- named kernels, pointwise presets, separability (SVD)
 - :mod:`helpers.costs` -- MACs and parameters of each layer kind
 - :mod:`helpers.images` -- loading, saving and the sample images

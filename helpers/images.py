@@ -37,6 +37,7 @@ IMAGES_DIR = REPO_ROOT / "images"
 SAMPLES = {
     "test_card": "test_card.png",
     "photo": "grace_hopper.png",
+    "rgb_shapes": "rgb_shapes.png",
 }
 
 
@@ -166,7 +167,9 @@ def save_image(path: str | os.PathLike, image: np.ndarray, *, bits: int = 8) -> 
 def sample_image(name: str = "test_card") -> np.ndarray:
     """One of the shipped samples as float64 (H, W, 3) in [0, 1].
 
-    name: "test_card" (256 x 256 synthetic card) or "photo" (Grace Hopper, 256 x 218).
+    name: "test_card" (256 x 256 synthetic card), "photo" (Grace Hopper, 256 x 218) or
+    "rgb_shapes" (128 x 128: a pure red disc, green square and blue triangle on black,
+    so each shape lives in exactly one channel).
     """
     if name not in SAMPLES:
         raise ValueError(f"unknown sample {name!r}; choose one of: {', '.join(SAMPLES)}")
@@ -202,3 +205,19 @@ def make_test_card(size: int = 256) -> np.ndarray:
     ramp = yy > 0.86
     card[ramp] = np.repeat(xx[ramp][:, None], 3, axis=1)
     return card
+
+
+def make_rgb_shapes(size: int = 128) -> np.ndarray:
+    """Three pure-colour shapes on black, float64 (size, size, 3) in [0, 1].
+
+    A red disc (top left), a green square (top right) and a blue triangle (bottom
+    middle) that do not overlap: each shape is non-zero in exactly one channel, so a
+    depthwise filter shows each shape only in its own channel's output.
+    """
+    s = size
+    yy, xx = np.mgrid[0:s, 0:s] / s
+    img = np.zeros((s, s, 3))
+    img[(yy - 0.27) ** 2 + (xx - 0.27) ** 2 < 0.17**2, 0] = 1.0
+    img[(np.abs(yy - 0.27) < 0.15) & (np.abs(xx - 0.73) < 0.15), 1] = 1.0
+    img[(yy > 0.55) & (yy < 0.92) & (np.abs(xx - 0.5) < (yy - 0.55) * 0.6), 2] = 1.0
+    return img

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "NotebookFigure",
+    "new_figure",
     "channel_names",
     "channel_panels",
     "draw_channels",
@@ -31,14 +32,38 @@ class NotebookFigure(Figure):
     Figures made without pyplot have no display hook of their own until the inline
     backend registers one; this makes helper-made figures render in every front end
     (JupyterLab, Colab, nbconvert) without touching pyplot's global state.
+
+    Every figure carries a short text alternative, ``alt``, saying what it shows. It
+    travels with the stored PNG (the output's ``image/png`` metadata) and is the
+    figure's plain-text form (``text/plain``), which nbval compares and a reader
+    without the image gets.
     """
 
-    def _repr_png_(self) -> bytes:
+    def __init__(self, *args: object, alt: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.alt = alt
+
+    def _repr_png_(self) -> bytes | tuple[bytes, dict]:
         import io
 
         buf = io.BytesIO()
         self.savefig(buf, format="png", dpi=self.dpi)
-        return buf.getvalue()
+        return (buf.getvalue(), {"alt": self.alt}) if self.alt else buf.getvalue()
+
+    def __repr__(self) -> str:
+        return f"Figure: {self.alt}" if self.alt else super().__repr__()
+
+
+def new_figure(*, alt: str, **kwargs: object) -> NotebookFigure:
+    """A figure for a notebook cell, with its text alternative.
+
+    ``alt`` says what the figure shows (kinds of panels, shapes, the setting); the
+    other keyword arguments go to :class:`matplotlib.figure.Figure` (``figsize``,
+    ``layout`` ...). End the cell with the figure to display it.
+    """
+    if not alt or not alt.strip():
+        raise ValueError("alt must describe what the figure shows")
+    return NotebookFigure(alt=alt, **kwargs)
 
 
 def channel_names(n: int, rgb: bool | None = None) -> list[str]:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import kernels  # noqa: E402
-from helpers.images import IMAGES_DIR, make_test_card, save_image  # noqa: E402
+from helpers.images import IMAGES_DIR, make_rgb_shapes, make_test_card, save_image  # noqa: E402
 
 KDIR = IMAGES_DIR / "kernels"
 
@@ -60,6 +60,7 @@ if __name__ == "__main__":
     ap.add_argument("--photo", action="store_true", help="also rebuild grace_hopper.png")
     a = ap.parse_args()
     save_image(IMAGES_DIR / "test_card.png", make_test_card(256))
+    save_image(IMAGES_DIR / "rgb_shapes.png", make_rgb_shapes(128))
     write_kernels()
     if a.photo:
         write_photo()

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import conv, kernels
+from helpers import conv, fast_conv, kernels
 from helpers.conv import (
     conv2d,
     conv2d_loop,
@@ -143,7 +143,7 @@ def test_large_image_uses_many_row_blocks():
 @pytest.mark.parametrize("padding", ["same", "valid", 0, 3])
 @pytest.mark.parametrize("filters", ["shared", "equal per channel", "per channel"])
 def test_multiply_accumulate_paths_match_loops(monkeypatch, block_bytes, height, padding, filters):
-    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(fast_conv, "_TAP_BLOCK_BYTES", block_bytes)
     image = rand(height, 9, 3)
     col, row = rand(3), rand(3)
     if filters == "shared":
@@ -370,16 +370,16 @@ def test_workspace_is_per_thread_and_gives_the_same_results():
 
 
 def test_workspace_keeps_at_most_the_cap_per_buffer(monkeypatch):
-    monkeypatch.setattr(conv, "_WORKSPACE_MAX_BYTES", 4096)
-    conv._release_workspace()
+    monkeypatch.setattr(fast_conv, "_WORKSPACE_MAX_BYTES", 4096)
+    fast_conv._release_workspace()
     image = rand(60, 50, 3)
     for name, call in _every_op(image):
         got = call()
         assert got.dtype == image.dtype, name
-    kept = conv._workspace_local.__dict__.get("buffers", {})
+    kept = fast_conv._workspace_local.__dict__.get("buffers", {})
     assert kept and all(buf.nbytes <= 4096 for buf in kept.values())
-    conv._release_workspace()
-    assert not conv._workspace_local.__dict__.get("buffers")
+    fast_conv._release_workspace()
+    assert not fast_conv._workspace_local.__dict__.get("buffers")
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
@@ -391,7 +391,7 @@ def test_depthwise_row_blocks_with_stride_dilation_and_odd_kernels_match_loops(m
                                                                                ksize, filters, padding):
     """Small blocks, so that most of them are neither the first nor the last one (stride > 1 and
     dilation 1: the taps regrouped by phase; both > 1: the gathering path)."""
-    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", 2000)
+    monkeypatch.setattr(fast_conv, "_TAP_BLOCK_BYTES", 2000)
     image = rand(23, 19, 3)
     kernel = rand(*ksize) if filters == "shared" else rand(*ksize, 3)
     full = kernel if kernel.ndim == 3 else np.stack([kernel] * 3, axis=2)
@@ -405,7 +405,7 @@ def test_depthwise_row_blocks_with_stride_dilation_and_odd_kernels_match_loops(m
 
 def test_no_op_reads_workspace_memory_it_did_not_write(monkeypatch):
     """Temporaries start as NaN here: a value read before it is written would spread into the result."""
-    original = conv._workspace
+    original = fast_conv._workspace
 
     def poisoned(name, shape, dtype):
         buf = original(name, shape, dtype)
@@ -414,8 +414,8 @@ def test_no_op_reads_workspace_memory_it_did_not_write(monkeypatch):
 
     image = rand(23, 19, 3)
     expected = {name: call() for name, call in _every_op(image)}
-    monkeypatch.setattr(conv, "_workspace", poisoned)
-    monkeypatch.setattr(conv, "_TAP_BLOCK_BYTES", 2000)
+    monkeypatch.setattr(fast_conv, "_workspace", poisoned)
+    monkeypatch.setattr(fast_conv, "_TAP_BLOCK_BYTES", 2000)
     for name, call in _every_op(image) + [
         ("depthwise stride 3, even kernel", lambda: depthwise_conv2d(image, rand(4, 2, 3), stride=3)),
     ]:

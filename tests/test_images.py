@@ -22,6 +22,15 @@ def test_samples_are_shipped_and_load():
 
 def test_shipped_test_card_is_the_generated_one():
     np.testing.assert_allclose(images.sample_image("test_card"), images.make_test_card(256), atol=0.5 / 255)
+    np.testing.assert_array_equal(images.sample_image("rgb_shapes"), images.make_rgb_shapes(128))
+
+
+def test_rgb_shapes_puts_each_shape_in_exactly_one_channel():
+    img = images.make_rgb_shapes(128)
+    on = img > 0
+    assert set(np.unique(img)) == {0.0, 1.0}
+    assert not (on.sum(axis=2) > 1).any(), "shapes overlap"
+    assert all(on[:, :, c].mean() > 0.03 for c in range(3))
 
 
 def test_test_card_channels_differ():
