@@ -552,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="3 rounds instead of 9, no 4096x4096 case, no nbval run; results are not copied to README")
-    ap.add_argument("--only", default="", help="time only the cases whose label contains this text (with --quick)")
+    ap.add_argument("--only", default="",
+                    help="with --quick: time only the cases whose label contains this text ('networks': the networks)")
     ap.add_argument("--no-readme", action="store_true", help="do not copy the results into README.md")
     ap.add_argument("--report-only", action="store_true",
                     help="re-evaluate the targets and rewrite the reports from results.json, without timing")
@@ -598,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = f"  ratio {ms['helpers'] / ms['pytorch']:.2f}x ({row['pytorch_fastest']})" if variants else ""
             print(f"{row['case']:52s} helpers {ms['helpers']:8.2f} ms  {others}{ratio}  extra {mem:.1f} MB",
                   flush=True)
-        if not args.only:
+        if not args.only or args.only == "networks":
             networks, network_timing = network_benchmarks(rng, 3 if args.quick else 7)
         else:
             networks, network_timing = [], []
