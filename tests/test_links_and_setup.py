@@ -129,7 +129,8 @@ def test_notebook_runs_from_the_repository_root(nb_path):
 
 # Core widgets that exist in ipywidgets 7 (Colab) and 8 alike; the explorers use nothing else.
 IPYWIDGETS_7_CORE = {"IntSlider", "FloatSlider", "Dropdown", "ToggleButtons", "Checkbox", "VBox", "HBox",
-                     "Output", "interactive_output", "Label", "HTML", "Button", "Layout"}
+                     "Output", "interactive_output", "Label", "HTML", "Button", "Layout", "Play", "SelectionSlider",
+                     "jslink"}
 
 
 def test_widgets_use_only_core_ipywidgets_7_api():
