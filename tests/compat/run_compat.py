@@ -254,13 +254,13 @@ def run_one(path: Path, cwd: Path, kernel: str) -> tuple[list[str], dict, float]
         problems += [f"{x['explorer']}: {p}" for x in report["explorers"] for p in x["problems"]]
         if not report["explorers"]:
             problems.append("no Explorer found in the notebook's namespace")
-    setup = nb.cells[run_notebooks_setup_index(nb)]
+    setup = nb.cells[_setup_index(nb)]
     if setup.outputs:
         problems.append(f"the setup cell printed {[o.get('text', o.get('ename')) for o in setup.outputs]}")
     return problems, report, time.perf_counter() - t0
 
 
-def run_notebooks_setup_index(nb: nbformat.NotebookNode) -> int:
+def _setup_index(nb: nbformat.NotebookNode) -> int:
     return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
 
 
