@@ -291,13 +291,13 @@ def check_output_size_predictions(answers: dict) -> bool:
     padding that ``"same"`` adds for n=8, k=4, stride 1.
 
     Keys: "a" n=32 k=5 s=1 p=2; "b" n=32 k=3 s=2 p=0; "c" n=28 k=3 s=1 p=0 dilation 2;
-    "d" n=7 k=3 s=2 p=1; "e" total padded pixels of "same" for n=8, k=4, s=1.
+    "d" n=9 k=3 s=2 p=1; "e" total padded pixels of "same" for n=8, k=4, s=1.
     """
     keys = ("a", "b", "c", "d", "e")
     got, problem = _numbers(answers, keys)
     if problem:
         return _say(False, problem)
-    cases = {"a": (32, 5, 1, 2, 1), "b": (32, 3, 2, 0, 1), "c": (28, 3, 1, 0, 2), "d": (7, 3, 2, 1, 1)}
+    cases = {"a": (32, 5, 1, 2, 1), "b": (32, 3, 2, 0, 1), "c": (28, 3, 1, 0, 2), "d": (9, 3, 2, 1, 1)}
     problems = []
     for key, (n, k, s, p, d) in cases.items():
         want = conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out

@@ -102,7 +102,7 @@ def test_new_checks_report_not_implemented(capsys):
 
 
 def test_output_size_predictions(capsys):
-    right = {"a": 32, "b": 15, "c": 24, "d": 4, "e": 3}
+    right = {"a": 32, "b": 15, "c": 24, "d": 5, "e": 3}
     assert checks.check_output_size_predictions(right)
     for key, wrong, message in [("a", 30, "2 zero(s) on *each* side"), ("b", 16, "round down"),
                                 ("c", 26, "dilated kernel spans"), ("b", 14, "off by one"),
@@ -157,5 +157,8 @@ def test_program_prediction(capsys, tmp_path):
     s = cli.run(cli.build_parser().parse_args(["--mode", "depthwise", "--stride", "2", "--padding", "valid",
                                                "--output", str(tmp_path / "f.png")]))
     assert (s.output_shape, s.macs) == (right["dw_shape"], right["dw_macs"])
+    s = cli.run(cli.build_parser().parse_args(["--mode", "pointwise", "--kernel", "grayscale",
+                                               "--output", str(tmp_path / "g.png")]))
+    assert (s.output_shape, s.macs) == (right["pw_shape"], right["pw_macs"])
     assert not checks.check_program_prediction({**right, "dw_shape": (128, 128, 3)})
     assert "'same' padding" in capsys.readouterr().out
