@@ -3,8 +3,7 @@
     python examples/minimal_convolution_program.py --mode depthwise
     python examples/minimal_convolution_program.py --mode pointwise --image my.png --kernel my_weights.npy
 
-Needs Python >= 3.10, NumPy and matplotlib (matplotlib reads PNG itself; JPEG needs Pillow, which pip installs
-with matplotlib).
+Needs Python >= 3.10, NumPy and matplotlib (which reads and writes images through Pillow, installed with it).
 """
 import argparse
 from pathlib import Path
@@ -36,7 +35,7 @@ parser.add_argument("--image", default=Path(__file__).resolve().parent.parent / 
 parser.add_argument("--kernel", help=".npy file: (Kh, Kw, C) for depthwise, (C_in, C_out) for pointwise")
 parser.add_argument("--output", help="figure file (default: convolution_<mode>.png)")
 args = parser.parse_args()
-image = np.atleast_3d(plt.imread(args.image))[:, :, :3]   # (H, W, C); PNG gives floats in [0, 1]
+image = np.atleast_3d(plt.imread(args.image))[:, :, :3]   # (H, W, C): floats in [0, 1] for PNG, uint8 for JPEG
 image = image / 255.0 if image.dtype == np.uint8 else image.astype(float)
 kernel = np.load(args.kernel) if args.kernel else DEFAULT_KERNELS[args.mode]
 wanted = kernel.shape[2] if args.mode == "depthwise" and kernel.ndim == 3 else kernel.shape[0]
