@@ -484,3 +484,25 @@ def depthwise_separable(src: np.ndarray, taps: np.ndarray, wts: np.ndarray, rows
         _depthwise_rows(src, tiles, rows, cols, dilation, y0, mid[:n])
         np.matmul(mid[:n].reshape(n * w_out, c_mid), wts, out=flat_out[y0 * w_out : (y0 + n) * w_out])
     return out
+
+
+def grouped(img: np.ndarray, kernel: np.ndarray, groups: int, stride: int, rows: PadAmounts, cols: PadAmounts,
+            dilation: int) -> np.ndarray:
+    """img: (H, W, C_in); kernel: (Kh, Kw, C_in/g, C_out); g = ``groups``. Returns (H', W', C_out).
+
+    One input channel per group (depthwise, ``groups = C_in``) runs the depthwise engine
+    on the channels repeated C_out/g times (output channel c*M + m, as PyTorch);
+    otherwise each group is a standard convolution of its C_in/g channels.
+    """
+    c_in, c_out = img.shape[2], kernel.shape[3]
+    per_out = c_out // groups
+    if kernel.shape[2] == 1:
+        src = img if per_out == 1 else np.repeat(img, per_out, axis=2)
+        return depthwise(src, np.ascontiguousarray(kernel[:, :, 0, :]), stride, rows, cols, dilation)
+    per_in = c_in // groups
+    out = np.empty((rows.out, cols.out, c_out), dtype=img.dtype)
+    for g in range(groups):
+        part = np.ascontiguousarray(img[:, :, g * per_in : (g + 1) * per_in])
+        out[:, :, g * per_out : (g + 1) * per_out] = standard(
+            part, np.ascontiguousarray(kernel[:, :, :, g * per_out : (g + 1) * per_out]), stride, rows, cols, dilation)
+    return out
