@@ -64,7 +64,8 @@ ERRORS_JS = f"""() => {NOTEBOOK_JS}.content.widgets
     .filter(o => o.output_type === 'error')
     .map(o => o.ename + ': ' + o.evalue)"""
 # Every control of an explorer box: its kind, label, whether it is disabled, and what it offers.
-CONTROLS_JS = """ex => [...ex.querySelectorAll('.widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox')]
+SELECTOR = ".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox"
+CONTROLS_JS = "ex => [...ex.querySelectorAll('" + SELECTOR + """')]
   .map((el, index) => {
     const kind = el.classList.contains('widget-slider') ? 'slider'
       : el.classList.contains('widget-dropdown') ? 'dropdown'
@@ -85,7 +86,6 @@ CONTROLS_JS = """ex => [...ex.querySelectorAll('.widget-slider, .widget-dropdown
             value: select ? select.options[select.selectedIndex].textContent
               : (buttons.find(b => b.classList.contains('mod-active')) || {}).textContent};
   })"""
-SELECTOR = ".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox"
 
 
 def _state(explorer) -> tuple[str, str, str]:
@@ -217,6 +217,15 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
             ex.screenshot(path=str(OUTPUT / f"{shot}.png"))
             if os.environ.get("UPDATE_SCREENSHOTS") == "1":
                 ex.screenshot(path=str(SCREENSHOTS / f"{shot}.png"))
+            play = ex.locator(".widget-play button").first
+            if play.count():
+                play.click()  # the play button walks the position slider: the picture changes by itself
+                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play")
+                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play, second step")
+                ex.locator(".widget-play button").nth(1).click()  # pause
+                page.wait_for_timeout(1500)  # a step already on its way may still arrive
+                state = _state(ex)
+                log.append(f"{stem} explorer {i}: play stepped the window twice")
             alt_before = state[1]
             where = f"{stem} explorer {i} (default)"
             state = _exercise(page, ex, state, redraws, log, where)
@@ -231,15 +240,9 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
                     ex.locator(SELECTOR).nth(toggle["index"]).locator("button", has_text=option).first.click()
                     state, seconds = _wait_for_change(page, ex, state, f"{where}: {toggle['label']} -> {option}")
                     redraws.append(seconds)
-                    log.append(f"{stem} explorer {i}: {toggle['label']} -> {option}: changed in {seconds * 1000:.0f} ms")
+                    log.append(f"{stem} explorer {i}: {toggle['label']} -> {option}: "
+                               f"changed in {seconds * 1000:.0f} ms")
                     state = _exercise(page, ex, state, redraws, log, f"{stem} explorer {i} ({option})")
-            play = ex.locator(".widget-play button").first
-            if play.count():
-                play.click()  # the play button walks the position slider: the picture changes by itself
-                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play")
-                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play, second step")
-                ex.locator(".widget-play button").nth(1).click()  # pause
-                log.append(f"{stem} explorer {i}: play stepped the window twice")
             ex.screenshot(path=str(OUTPUT / f"{shot}_after.png"))
         assert page.evaluate(ERRORS_JS) == []
     finally:
