@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conv import Padding, _pair, output_size
+from .conv import Padding, _is_int, _pair, output_size
 
 __all__ = ["Cost", "conv_cost", "dense_cost", "KINDS", "format_count"]
 
@@ -82,12 +82,23 @@ class Cost:
         )
 
 
+def _count(name: str, value: object) -> int:
+    """A positive integer (Python or NumPy) as a Python int, so that products never overflow."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _check_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(in_shape) == 2:
-        return int(in_shape[0]), int(in_shape[1]), 1
-    if len(in_shape) != 3 or min(in_shape) < 1:
-        raise ValueError(f"in_shape must be (H, W, C) with positive sizes, got {tuple(in_shape)}")
-    return int(in_shape[0]), int(in_shape[1]), int(in_shape[2])
+    message = f"in_shape must be (H, W, C) or (H, W) with positive integer sizes, got {in_shape!r}"
+    try:
+        sizes = tuple(in_shape)
+    except TypeError:
+        raise ValueError(message) from None
+    if len(sizes) not in (2, 3) or not all(_is_int(v) and v >= 1 for v in sizes):
+        raise ValueError(message)
+    h, w, c = (*sizes, 1) if len(sizes) == 2 else sizes
+    return int(h), int(w), int(c)
 
 
 def conv_cost(
@@ -128,11 +139,11 @@ def conv_cost(
         raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
     h, w, c_in = _check_shape(in_shape)
     kh, kw = _pair(kernel_size)
-    m = int(depth_multiplier)
-    if m < 1:
-        raise ValueError(f"depth_multiplier must be a positive integer, got {depth_multiplier!r}")
-    if kind in ("standard", "pointwise", "depthwise_separable") and (out_channels is None or out_channels < 1):
-        raise ValueError(f"{kind} convolution needs out_channels (a positive integer), got {out_channels!r}")
+    m = _count("depth_multiplier", depth_multiplier)
+    if kind in ("standard", "pointwise", "depthwise_separable"):
+        if out_channels is None:
+            raise ValueError(f"{kind} convolution needs out_channels (a positive integer), got None")
+        out_channels = _count("out_channels", out_channels)
     if kind == "pointwise" and (kh, kw) != (1, 1):
         raise ValueError(f"a pointwise convolution has a 1x1 kernel, got kernel_size {kernel_size!r}")
     if kind == "spatial_separable" and (stride != 1 or dilation != 1):
@@ -184,8 +195,8 @@ def dense_cost(in_features: int, out_features: int, *, bias: bool = True) -> Cos
 
     Returns a Cost whose out_shape is (out_features,).
     """
-    if in_features < 1 or out_features < 1:
-        raise ValueError(f"dense layer sizes must be positive, got {in_features} -> {out_features}")
+    in_features = _count("in_features", in_features)
+    out_features = _count("out_features", out_features)
     macs = in_features * out_features
     return Cost(macs, macs + (out_features if bias else 0), (int(out_features),), "dense")
 
