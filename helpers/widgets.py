@@ -142,6 +142,18 @@ class View:
         return h.digest()
 
 
+def _max_abs_pool(a: np.ndarray, step: int) -> np.ndarray:
+    """(H, W) -> (ceil(H/step), ceil(W/step)): of each step×step block, its value of largest |value|."""
+    h, w = a.shape
+    hp, wp = -(-h // step) * step, -(-w // step) * step
+    padded = np.zeros((hp, wp), dtype=float)
+    padded[:h, :w] = a
+    blocks = padded.reshape(hp // step, step, wp // step, step).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(hp // step, wp // step, step * step)
+    pick = np.abs(blocks).argmax(axis=2)
+    return np.take_along_axis(blocks, pick[:, :, None], axis=2)[:, :, 0]
+
+
 def _describe_scale(p: Panel, kw: dict) -> str:
     if p.kind == "rgb":
         return "RGB"
@@ -348,13 +360,17 @@ class Explorer:
         return min(size * p.width / p.data.shape[1], size / p.data.shape[0])
 
     def _shown(self, p: Panel) -> np.ndarray:
-        """The data drawn for ``p``: an image larger than its panel is subsampled (every s-th
-        pixel) to about the panel's size -- drawn nearest-neighbour it would lose those pixels
-        anyway, and resampling fewer pixels keeps a redraw fast."""
+        """The data drawn for ``p``: an image larger than its panel is reduced to about the
+        panel's size (drawing fewer pixels keeps a redraw fast); values keep, of each s×s
+        block, the one of largest magnitude, so a one-pixel edge or error never vanishes."""
         if p.kind == "kernel":
             return p.data
         step = int(np.ceil(max(p.data.shape[:2]) / (self.panel_size * self.dpi * 0.85 * min(p.width, 1.0))))
-        return p.data[::step, ::step] if step > 1 else p.data
+        if step == 1:
+            return p.data
+        if p.kind == "rgb":
+            return p.data[::step, ::step]
+        return _max_abs_pool(p.data, step)
 
     def _layout_key(self, view: View, panels: list[Panel]) -> tuple:
         return (tuple((p.kind, self._shown(p).shape, p.group, p.width, p.newrow) for p in panels), len(view.lines),
