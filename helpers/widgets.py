@@ -587,7 +587,7 @@ class Explorer:
     def widget(self) -> object:
         """The live explorer: the controls above an output that redraws on every change."""
         import ipywidgets as w
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         controls = self.make_controls()
         out = w.Output()
@@ -607,7 +607,10 @@ class Explorer:
                 out.clear_output(wait=True)
                 if view.text:
                     print(view.text)
-                display(HTML(self.html(view, png)))
+                # HTML first (JupyterLab and Colab show it: an <img> with its alt); the PNG and the
+                # plain-text alt travel with it for front ends and tools that read those
+                display({"text/html": self.html(view, png), "image/png": base64.b64encode(png).decode("ascii"),
+                         "text/plain": f"Figure: {view.alt}"}, raw=True, metadata={"image/png": {"alt": view.alt}})
 
         for c in controls.values():
             c.observe(refresh, names="value")

@@ -224,10 +224,10 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
     col, row = sep.column, sep.row
     panels = [
         Panel(f"input {image}", img, kind="rgb", width=1.0, newrow=True),
-        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.65),
+        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.6),
         Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="kernel", width=0.2),
-        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.65),
-        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.65),
+        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.8),
+        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.6),
     ]
     panels += [Panel(f"{method}: {name}", out[:, :, i], group="out", newrow=i == 0) for i, name in enumerate(RGB)]
     panels.append(Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff",

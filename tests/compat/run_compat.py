@@ -99,7 +99,7 @@ def _compat_drive():
     from helpers.widgets import Explorer
 
     ip = get_ipython()
-    kinds = (w.IntSlider, w.FloatSlider, w.Dropdown, w.ToggleButtons, w.Checkbox)
+    kinds = (w.IntSlider, w.FloatSlider, w.Dropdown, w.ToggleButtons, w.Checkbox, w.SelectionSlider)
     seen, explorers = set(), []
     for name, value in list(ip.user_ns.items()):
         if isinstance(value, Explorer) and not name.startswith("_") and id(value) not in seen:
@@ -121,7 +121,7 @@ def _compat_drive():
     def targets(c):
         if isinstance(c, w.Checkbox):
             return [("value", not c.value), ("value", c.value)]
-        if isinstance(c, (w.Dropdown, w.ToggleButtons)):
+        if isinstance(c, (w.Dropdown, w.ToggleButtons, w.SelectionSlider)):
             return [("index", i) for i in range(len(c.options)) if i != c.index] + [("index", c.index)]
         ends = [v for v in dict.fromkeys([c.max, c.min]) if v != c.value]
         return [("value", v) for v in ends] + [("value", c.value)]
