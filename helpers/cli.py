@@ -636,6 +636,8 @@ def display_status(want: bool | None) -> tuple[bool, str]:
         else:
             return False, f"matplotlib's backend {backend!r} cannot be loaded ({_shorten(str(exc), 100)})"
     if not interactive:
+        if "inline" in backend.lower():
+            return False, "run from a notebook (matplotlib's inline backend has no windows)"
         if os.environ.get("MPLBACKEND"):
             why = f"MPLBACKEND={os.environ['MPLBACKEND']}"
         elif not _display_reachable():

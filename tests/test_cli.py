@@ -207,7 +207,7 @@ def test_show_without_display_is_a_note(tmp_path):
     ([], {"DISPLAY": ":0", "MPLBACKEND": "Agg"},
      "none: matplotlib's backend 'Agg' cannot open windows (MPLBACKEND=Agg)"),
     ([], {"DISPLAY": ":0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
-     "none: matplotlib's backend 'module://matplotlib_inline.backend_inline' cannot open windows"),
+     "none: run from a notebook (matplotlib's inline backend has no windows); the figure is saved in"),
     ([], {"WAYLAND_DISPLAY": "wayland-h15-none", "MPLBACKEND": "Agg"}, "none: matplotlib's backend 'Agg'"),
     (["--no-figure"], {}, "none: no display here (DISPLAY and WAYLAND_DISPLAY are not set); no figure saved"),
 ])
