@@ -306,3 +306,18 @@ def test_main_in_process(tmp_path, capsys):
     assert (tmp_path / "x.svg").read_text().startswith("<?xml")
     assert main(["--stride", "x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_readme_shows_the_real_summary(tmp_path, in_process, monkeypatch):
+    """The README's example summary is what the seed command prints (time and window aside)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## The program", 1)[1].split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    monkeypatch.chdir(ROOT)
+    r = in_process("--mode", "depthwise", "--output", tmp_path / "convolution_depthwise.png")
+    printed = r.stdout.replace(str(tmp_path / "convolution_depthwise.png"), "convolution_depthwise.png").splitlines()
+
+    def steady(lines):
+        return [ln for ln in lines if not ln.startswith(("time    :", "window  :"))]
+
+    assert steady(block) == steady(printed)
+    assert [ln[:10] for ln in block] == [ln[:10] for ln in printed]
