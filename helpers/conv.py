@@ -185,13 +185,18 @@ def _pad_loop(img: np.ndarray, kh: int, kw: int, stride: int, padding: Padding, 
 
 
 def conv2d_loop(
-    image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: Padding = "same", dilation: int = 1
+    image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: Padding = "same", dilation: int = 1,
+    groups: int = 1,
 ) -> np.ndarray:
-    """Textbook standard convolution, one output pixel at a time.
+    """Textbook standard (or grouped) convolution, one output pixel at a time.
 
-    image: (H, W, C_in); kernel: (Kh, Kw, C_in, C_out). Returns (H', W', C_out).
+    image: (H, W, C_in); kernel: (Kh, Kw, C_in / groups, C_out). Returns (H', W', C_out).
+    With ``groups = g`` (PyTorch's ``groups``) the channels are split into g groups:
+    output channel o belongs to group ``o // (C_out / g)`` and sees only that group's
+    C_in / g input channels. ``groups=1`` is the standard convolution.
     """
-    kh, kw, c_in, c_out = kernel.shape
+    kh, kw, c_group, c_out = kernel.shape
+    out_per_group = c_out // groups
     h_out, w_out = output_size(image.shape[:2], (kh, kw), stride=stride, padding=padding, dilation=dilation)
     xp = _pad_loop(image, kh, kw, stride, padding, dilation)
     out = np.zeros((h_out, w_out, c_out), dtype=image.dtype)
@@ -200,7 +205,8 @@ def conv2d_loop(
             window = xp[y * stride : y * stride + dilation * (kh - 1) + 1 : dilation,
                         x * stride : x * stride + dilation * (kw - 1) + 1 : dilation]  # (Kh, Kw, C_in)
             for o in range(c_out):
-                out[y, x, o] = np.sum(window * kernel[:, :, :, o])
+                g = o // out_per_group  # the group of output channel o
+                out[y, x, o] = np.sum(window[:, :, g * c_group : (g + 1) * c_group] * kernel[:, :, :, o])
     return out
 
 
@@ -255,14 +261,20 @@ def conv2d(
     stride: int = 1,
     padding: Padding = "same",
     dilation: int = 1,
+    groups: int = 1,
 ) -> np.ndarray:
-    """Standard 2-D convolution (cross-correlation) that mixes all input channels.
+    """Standard 2-D convolution (cross-correlation) that mixes all input channels,
+    or a grouped one (``groups`` > 1) that mixes channels only within each group.
 
     Parameters
     ----------
     image : (H, W, C_in) or (H, W) floating array.
-    kernel : (Kh, Kw, C_in, C_out); a 2-D (Kh, Kw) kernel is allowed for a 2-D image.
+    kernel : (Kh, Kw, C_in / groups, C_out); a 2-D (Kh, Kw) kernel is allowed for a 2-D image.
     stride, padding, dilation : see the module docstring.
+    groups : g, dividing C_in and C_out (PyTorch's ``groups``): output channel o sees only
+        the input channels of its group ``o // (C_out / g)``. 1 is the standard
+        convolution; ``groups = C_in`` with ``C_out = M * C_in`` is the depthwise
+        convolution with multiplier M (output channel ``c*M + m``, as PyTorch).
 
     Returns
     -------
@@ -274,11 +286,29 @@ def conv2d(
         k = k[:, :, None, None]
     if k.ndim != 4:
         raise ValueError(f"standard kernel must be (Kh, Kw, C_in, C_out), got shape {k.shape}")
-    if k.shape[2] != img.shape[2]:
-        raise _channel_mismatch("kernel expects", k.shape[2], img.shape[2], k.shape, np.shape(image))
+    g = _check_groups(groups, img.shape[2], k.shape[3])
+    if k.shape[2] * g != img.shape[2]:
+        if g == 1:
+            raise _channel_mismatch("kernel expects", k.shape[2], img.shape[2], k.shape, np.shape(image))
+        raise ValueError(
+            f"kernel expects {k.shape[2]} input channels but the image has {img.shape[2]} / groups = "
+            f"{img.shape[2] // g} per group: kernel shape {k.shape}, image shape {np.shape(image)}"
+        )
     rows, cols, stride = _plan(img, k.shape[:2], stride, padding, dilation, k.shape[3])
-    out = fast_conv.standard(img, k, stride, rows, cols, int(dilation))
+    if g == 1:
+        out = fast_conv.standard(img, k, stride, rows, cols, int(dilation))
+    else:
+        out = fast_conv.grouped(img, k, g, stride, rows, cols, int(dilation))
     return _finish(out, was_2d and k.shape[3] == 1)
+
+
+def _check_groups(groups: object, c_in: int, c_out: int) -> int:
+    g = _check_positive_int("groups", groups)
+    if c_in % g or c_out % g:
+        common = ", ".join(str(d) for d in range(1, c_in + 1) if c_in % d == 0 and c_out % d == 0)
+        raise ValueError(f"groups = {g} must divide both C_in = {c_in} and C_out = {c_out}; "
+                         f"choose a common divisor ({common})")
+    return g
 
 
 def depthwise_conv2d(

@@ -11,6 +11,7 @@ For an input (H, W, C_in), a kernel Kh x Kw and an output (H', W', C_out)
 kind                 MACs                               parameters (bias=False)
 ==================== ================================== ==============================
 standard             H'W' · Kh·Kw · C_in · C_out        Kh·Kw·C_in·C_out
+standard, groups=g   H'W' · Kh·Kw · (C_in/g) · C_out    Kh·Kw·(C_in/g)·C_out
 depthwise            H'W' · Kh·Kw · C_in · M            Kh·Kw·C_in·M
 pointwise            H'W' · C_in · C_out                C_in·C_out
 spatial_separable    C_in · (H'·W·Kh + H'·W'·Kw)        C_in·(Kh + Kw)
@@ -111,6 +112,7 @@ def conv_cost(
     dilation: int = 1,
     depth_multiplier: int = 1,
     bias: bool = False,
+    groups: int = 1,
 ) -> Cost:
     """MACs, parameters and output shape of one convolution layer.
 
@@ -125,6 +127,9 @@ def conv_cost(
         a stride (a ResNet projection shortcut); a spatial_separable one may not.
     depth_multiplier : M for depthwise and depthwise_separable.
     bias : count one bias per output channel of each convolution.
+    groups : g for a grouped "standard" convolution (PyTorch's ``groups``; g divides C_in
+        and C_out): each output channel sees C_in / g input channels, so MACs and
+        parameters are divided by g. ``groups = C_in`` is a depthwise convolution.
 
     Returns
     -------
@@ -144,11 +149,14 @@ def conv_cost(
     if kind == "spatial_separable" and (stride != 1 or dilation != 1):
         raise ValueError("spatial_separable is counted for stride 1 and dilation 1 only (as the op is defined)")
 
+    g = _check_groups(kind, groups, c_in, out_channels)
     h_out, w_out = output_size((h, w), (kh, kw), stride=stride, padding=padding, dilation=dilation)
     pixels = h_out * w_out
     b = int(bool(bias))
     if kind == "standard":
-        macs, params, c_out = pixels * kh * kw * c_in * out_channels, kh * kw * c_in * out_channels, out_channels
+        per_group = c_in // g
+        macs, params = pixels * kh * kw * per_group * out_channels, kh * kw * per_group * out_channels
+        c_out = out_channels
         params += b * c_out
     elif kind == "pointwise":
         macs, params, c_out = pixels * c_in * out_channels, c_in * out_channels, out_channels
@@ -168,6 +176,19 @@ def conv_cost(
         macs = pixels * mid * (kh * kw + out_channels)
         params = mid * (kh * kw + out_channels) + b * (mid + out_channels)
     return Cost(int(macs), int(params), (h_out, w_out, int(c_out)), kind)
+
+
+def _check_groups(kind: str, groups: object, c_in: int, c_out: int | None) -> int:
+    """``groups`` as an int: 1 for every kind, a common divisor of C_in and C_out for "standard"."""
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    if groups != 1 and kind != "standard":
+        raise ValueError(f"groups applies to a standard convolution only, not {kind!r} "
+                         "(a depthwise convolution is groups = C_in)")
+    if c_in % groups or (c_out is not None and c_out % groups):
+        raise ValueError(f"groups = {groups} must divide both C_in = {c_in} and C_out = {c_out}")
+    return groups
 
 
 def dense_cost(in_features: int, out_features: int, *, bias: bool = True) -> Cost:
