@@ -124,9 +124,10 @@ def test_truncated_png_is_a_clear_error(tmp_path):
 
 
 # ------------------------------------------------------------------ hostile files
-def _png16(path, arr, *, filters=(0, 1, 2, 3, 4)):
+def _png16(path, arr, *, filters=(0, 1, 2, 3, 4), interlace=False):
     """Write a 16-bit PNG (gray, gray+alpha, RGB or RGBA) by hand, cycling through the
-    five PNG row filters so that the decoder's unfiltering is exercised."""
+    five PNG row filters so that the decoder's unfiltering is exercised; optionally
+    Adam7-interlaced (seven passes, each filtered on its own)."""
     import struct
     import zlib
 
@@ -134,41 +135,55 @@ def _png16(path, arr, *, filters=(0, 1, 2, 3, 4)):
     h, w = arr.shape[:2]
     ch = 1 if arr.ndim == 2 else arr.shape[2]
     bpp = 2 * ch
-    raw = arr.reshape(h, w * ch).view(np.uint8).reshape(h, w * bpp).astype(np.int16)
-    rows, prior = [], np.zeros(w * bpp, np.int16)
-    for y in range(h):
-        x, kind = raw[y], filters[y % len(filters)]
-        left = np.concatenate([np.zeros(bpp, np.int16), x[:-bpp]])
-        upleft = np.concatenate([np.zeros(bpp, np.int16), prior[:-bpp]])
-        if kind == 0:
-            pred = np.zeros_like(x)
-        elif kind == 1:
-            pred = left
-        elif kind == 2:
-            pred = prior
-        elif kind == 3:
-            pred = (left + prior) // 2
-        else:
-            p = left + prior - upleft
-            pa, pb, pc = np.abs(p - left), np.abs(p - prior), np.abs(p - upleft)
-            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prior, upleft))
-        rows.append(bytes([kind]) + ((x - pred) % 256).astype(np.uint8).tobytes())
-        prior = x
+
+    def filtered_rows(image):
+        image = np.ascontiguousarray(image)
+        ih, iw = image.shape[:2]
+        raw = image.reshape(ih, iw * ch).view(np.uint8).reshape(ih, iw * bpp).astype(np.int16)
+        rows, prior = [], np.zeros(iw * bpp, np.int16)
+        for y in range(ih):
+            x, kind = raw[y], filters[y % len(filters)]
+            left = np.concatenate([np.zeros(bpp, np.int16), x[:-bpp]])
+            upleft = np.concatenate([np.zeros(bpp, np.int16), prior[:-bpp]])
+            if kind == 0:
+                pred = np.zeros_like(x)
+            elif kind == 1:
+                pred = left
+            elif kind == 2:
+                pred = prior
+            elif kind == 3:
+                pred = (left + prior) // 2
+            else:
+                p = left + prior - upleft
+                pa, pb, pc = np.abs(p - left), np.abs(p - prior), np.abs(p - upleft)
+                pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prior, upleft))
+            rows.append(bytes([kind]) + ((x - pred) % 256).astype(np.uint8).tobytes())
+            prior = x
+        return b"".join(rows)
+
+    if interlace:
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+        data = b"".join(filtered_rows(arr[y0::dy, x0::dx]) for x0, y0, dx, dy in passes
+                        if arr[y0::dy, x0::dx].size)
+    else:
+        data = filtered_rows(arr)
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ctype = {1: 0, 2: 4, 3: 2, 4: 6}[ch]
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0)) +
-                     chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, int(interlace))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(data)) +
+                     chunk(b"IEND", b""))
 
 
+@pytest.mark.parametrize("interlace", [False, True], ids=["plain", "adam7"])
 @pytest.mark.parametrize(("channels", "expect"), [(1, "gray"), (2, "gray+alpha"), (3, "rgb"), (4, "rgba")])
-def test_16_bit_png_keeps_16_bits_in_every_colour_type(tmp_path, channels, expect):
+def test_16_bit_png_keeps_16_bits_in_every_colour_type(tmp_path, channels, expect, interlace):
     """Pillow reads 16-bit colour PNGs as 8-bit; the loader recovers the low byte (exactly)."""
     rng = np.random.default_rng(channels)
-    a = rng.integers(0, 65536, (9, 11, channels) if channels > 1 else (9, 11), dtype=np.uint16)
-    _png16(tmp_path / "x.png", a)
+    a = rng.integers(0, 65536, (19, 13, channels) if channels > 1 else (19, 13), dtype=np.uint16)
+    _png16(tmp_path / "x.png", a, interlace=interlace)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = load_image(tmp_path / "x.png")
@@ -273,3 +288,9 @@ def test_save_image_path_errors(tmp_path):
         save_image(tmp_path / "no" / "x.png", np.zeros((2, 2)))
     with pytest.raises(ImageError, match="it is a folder"):
         save_image(tmp_path, np.zeros((2, 2)))
+
+
+def test_colour_conversions_are_noted(tmp_path):
+    Image.fromarray(np.full((4, 4, 3), 100, np.uint8)).convert("CMYK").save(tmp_path / "c.jpg")
+    with pytest.warns(ImageNote, match="converted from CMYK to RGB"):
+        assert load_image(tmp_path / "c.jpg").shape == (4, 4, 3)
