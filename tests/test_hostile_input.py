@@ -497,3 +497,15 @@ def test_overflow_and_nan_have_distinct_messages():
 def test_library_arguments_are_checked(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: conv.output_size((5.5, 5), 3), r"in_size must be \(H, W\) with positive integers, got \(5\.5, 5\)"),
+    (lambda: conv.output_size((0, 5), 3), "in_size must be"),
+    (lambda: conv.output_size(5, 3), r"in_size must be \(H, W\), got 5"),
+    (lambda: conv.pad_amounts(5.5, 3), r"n \(the input length\) must be a positive integer, got 5\.5"),
+    (lambda: conv.pad_amounts(5, 0), r"k \(the kernel length\) must be a positive integer, got 0"),
+])
+def test_size_helpers_check_their_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
