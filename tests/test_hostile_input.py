@@ -194,23 +194,25 @@ def test_signal_while_saving_leaves_no_temporary_file(tmp_path, sig):
 
 
 def test_summary_print_failures_after_the_figure_are_one_line(tmp_path):
+    small = tmp_path / "small.png"  # a small image keeps the four runs quick
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(small)
     # stdout closed before the program starts: the figure is still written, no traceback
-    r = subprocess.run(f'"{sys.executable}" "{PROGRAM}" --no-show --output a.png >&-', shell=True, cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120, env=headless_env())
+    command = f'"{sys.executable}" "{PROGRAM}" --no-show --image small.png'
+    r = subprocess.run(f"{command} --output a.png >&-", shell=True, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=headless_env())
     assert r.returncode == 0 and r.stderr == "" and (tmp_path / "a.png").exists()
     # stdout full (Linux's /dev/full): one line saying the figure was saved, exit 1
     if Path("/dev/full").exists():
         with open("/dev/full", "w") as full:
-            r = subprocess.run([sys.executable, str(PROGRAM), "--no-show", "--output", tmp_path / "b.png"],
-                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, env=headless_env())
+            r = subprocess.run([sys.executable, str(PROGRAM), "--no-show", "--image", small, "--output",
+                                tmp_path / "b.png"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, env=headless_env())
         assert r.returncode == 1 and (tmp_path / "b.png").exists()
         assert r.stderr.strip().splitlines() == [f"{PREFIX}could not print the summary (No space left on device); "
                                                  f"the figure was saved to {tmp_path / 'b.png'}"]
     else:
         Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "b.png")
     # a reader that stops early (| head -1) is not an error
-    r = subprocess.run(f'"{sys.executable}" "{PROGRAM}" --no-show --output c.png | head -1', shell=True,
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120, env=headless_env())
+    r = subprocess.run(f"{command} --output c.png | head -1", shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=headless_env())
     assert r.stdout.startswith("mode    : depthwise") and r.stderr == ""
     # a path the terminal cannot encode is escaped, not a traceback
     name = tmp_path / "ñame✓.png"
@@ -218,7 +220,7 @@ def test_summary_print_failures_after_the_figure_are_one_line(tmp_path):
     r = run_process("--image", name, "--no-figure", cwd=tmp_path, env=headless_env(PYTHONIOENCODING="ascii"))
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert "\\xf1ame\\u2713.png" in r.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png", "ñame✓.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png", "small.png", "ñame✓.png"]
 
 
 def test_missing_package_is_one_line(tmp_path):

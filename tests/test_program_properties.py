@@ -100,7 +100,7 @@ def command_lines(draw) -> tuple[list[str], dict]:
     return args, {"mode": mode, "image": image, "output": output}
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
+@settings(max_examples=120, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(command=command_lines())
 def test_any_command_line_succeeds_consistently_or_is_refused_in_one_line(folder, monkeypatch, command):
