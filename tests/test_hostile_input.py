@@ -205,14 +205,16 @@ def test_summary_print_failures_after_the_figure_are_one_line(tmp_path):
     if Path("/dev/full").exists():
         with open("/dev/full", "w") as full:
             r = subprocess.run([sys.executable, str(PROGRAM), "--no-show", "--image", small, "--output",
-                                tmp_path / "b.png"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, env=headless_env())
+                                tmp_path / "b.png"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                                env=headless_env())
         assert r.returncode == 1 and (tmp_path / "b.png").exists()
         assert r.stderr.strip().splitlines() == [f"{PREFIX}could not print the summary (No space left on device); "
                                                  f"the figure was saved to {tmp_path / 'b.png'}"]
     else:
         Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "b.png")
     # a reader that stops early (| head -1) is not an error
-    r = subprocess.run(f"{command} --output c.png | head -1", shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=headless_env())
+    r = subprocess.run(f"{command} --output c.png | head -1", shell=True, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env=headless_env())
     assert r.stdout.startswith("mode    : depthwise") and r.stderr == ""
     # a path the terminal cannot encode is escaped, not a traceback
     name = tmp_path / "ñame✓.png"
