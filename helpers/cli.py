@@ -33,7 +33,7 @@ import numpy as np
 
 from . import conv, kernels
 from .conv import format_bytes
-from .costs import conv_cost, format_count
+from .costs import Cost, conv_cost, format_count
 from .images import IMAGES_DIR, MAX_PIXELS, REPO_ROOT, ImageNote, atomic_path, load_image, open_regular
 
 MODES = ("depthwise", "pointwise", "standard", "spatial_separable", "depthwise_separable")
@@ -415,7 +415,7 @@ def _spatial(kernel: np.ndarray) -> tuple[int, int] | None:
 
 
 def planned_cost(image_shape: tuple[int, ...], kernel: np.ndarray, mode: str, *, weights: np.ndarray | None = None,
-                 stride: int = 1, padding: str | int = "same", dilation: int = 1):
+                 stride: int = 1, padding: str | int = "same", dilation: int = 1) -> Cost | None:
     """The Cost of a run before it runs, or None when the shapes are for the op to refuse.
 
     image_shape: (H, W, C); kernel and weights as for :func:`convolve`.

@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -85,7 +86,7 @@ _ORIENTATIONS = {  # EXIF orientation tag -> how to turn the stored pixels uprig
 }
 
 
-def open_regular(path: str | os.PathLike, what: str = "file", error: type[Exception] = ValueError):
+def open_regular(path: str | os.PathLike, what: str = "file", error: type[Exception] = ValueError) -> BinaryIO:
     """Open ``path`` for reading in binary mode, refusing anything but a regular file.
 
     A FIFO would block forever and ``/dev/zero`` never ends, so the file is opened
