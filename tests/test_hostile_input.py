@@ -518,3 +518,14 @@ def test_library_arguments_are_checked(call, message):
 def test_size_helpers_check_their_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_replacing_a_hard_linked_output_leaves_the_other_name_alone(work, capsys):
+    """Decided: the figure is a new file renamed over the output name, so another hard link
+    to the old file (not an input) keeps the old contents instead of being overwritten."""
+    (work / "keep.png").write_bytes(b"precious")
+    os.link(work / "keep.png", work / "out.png")
+    code, _, err = main_in_process(capsys, "--image", "in.png", "--output", "out.png", "--no-show")
+    assert code == 0, err
+    assert (work / "keep.png").read_bytes() == b"precious"
+    assert (work / "out.png").read_bytes().startswith(b"\x89PNG")
