@@ -8,7 +8,10 @@ with ``groups=C`` for depthwise):
 * Kernels are ``(Kh, Kw, C_in, C_out)`` for a standard convolution, ``(Kh, Kw, C)`` or
   ``(Kh, Kw, C, M)`` for a depthwise one (``M`` is the depth multiplier and output
   channel ``c * M + m`` comes from input channel ``c``), and ``(C_in, C_out)`` for a
-  pointwise (1x1) one. Rectangular kernels (1xk, kx1, 2x5 ...) are allowed everywhere.
+  pointwise (1x1) one. A grouped convolution (``conv2d(..., groups=g)``, PyTorch's
+  ``groups``) takes ``(Kh, Kw, C_in / g, C_out)``: ``g = 1`` is the standard one and
+  ``g = C_in`` the depthwise one. Rectangular kernels (1xk, kx1, 2x5 ...) are allowed
+  everywhere.
 * Every op is a *cross-correlation*: the kernel is not flipped,
   ``out[y, x] = sum_ij image[y*s + i*d, x*s + j*d] * kernel[i, j]``. This is what
   every deep-learning framework calls "convolution". The mathematical convolution is
