@@ -100,6 +100,7 @@ def pad_amounts(n: int, k: int, *, stride: int = 1, padding: Padding = "same", d
     PadAmounts(before, after, out). ``out`` may be ``<= 0`` when the (dilated) kernel
     is larger than the padded input; :func:`output_size` turns that into an error.
     """
+    n, k = _check_positive_int("n (the input length)", n), _check_positive_int("k (the kernel length)", k)
     stride = _check_positive_int("stride", stride)
     dilation = _check_positive_int("dilation", dilation)
     padding = _check_padding(padding)
@@ -141,7 +142,7 @@ def output_size(
     ValueError if the dilated kernel does not fit in the padded input.
     """
     kh, kw = _pair(kernel_size)
-    h, w = (int(v) for v in in_size)
+    h, w = _check_size(in_size)
     rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
     cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
     if rows.out <= 0 or cols.out <= 0:
@@ -159,6 +160,17 @@ def _pair(kernel_size: int | tuple[int, int]) -> tuple[int, int]:
     if len(sizes) != 2 or not all(_is_int(v) and v >= 1 for v in sizes):
         raise ValueError(message)
     return int(sizes[0]), int(sizes[1])
+
+
+def _check_size(in_size: object) -> tuple[int, int]:
+    """(H, W) as positive Python ints, or a ValueError naming in_size."""
+    try:
+        h, w = in_size
+    except (TypeError, ValueError):
+        raise ValueError(f"in_size must be (H, W), got {in_size!r}") from None
+    if not (_is_int(h) and _is_int(w) and h >= 1 and w >= 1):
+        raise ValueError(f"in_size must be (H, W) with positive integers, got {in_size!r}")
+    return int(h), int(w)
 
 
 def _is_int(value: object) -> bool:
