@@ -78,36 +78,4 @@ def test_widget_builds_and_redraws(capsys):
     assert "C_out = 2" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("factory", [explorers.one_by_one, explorers.residual])
-def test_notebook_03_04_explorers_respond(factory):
-    ex = factory()
-    base_view, base_png = ex.render()
-    for name, (kind, *opts) in ex.controls.items():
-        default = opts[-1]
-        if kind in ("slider", "float"):
-            other = opts[1] if default != opts[1] else opts[0]
-        elif kind in ("dropdown", "toggle"):
-            other = next(o for o in opts[0] if o != default)
-        else:
-            other = not default
-        view, png = ex.render(**{name: other})
-        assert png != base_png or view.text != base_view.text, name
-        assert view.text != base_view.text, f"{name}: the printed counts/notes should follow the control"
-
-
-def test_one_by_one_presets():
-    img = explorers._image("photo")
-    w, b, _ = explorers.one_by_one_weights("pca", 2, img)
-    assert w.shape == (3, 2) and np.allclose(w.T @ w, np.eye(2))
-    w, b, note = explorers.one_by_one_weights("ycbcr", 5, img)
-    assert w.shape == (3, 3) and b.tolist() == [0.0, 0.5, 0.5] and "at most 3" in note
-    view = explorers.one_by_one_view("random", 6, True)
-    assert len(view.panels) == 6 and "ReLU zeroed" in view.text
-    assert all(p.min() >= 0 for _, p in view.panels)
-
-
-def test_residual_view_numbers():
-    plain = explorers.residual_view(20, "plain", "tanh", 0.5, steps=20)
-    res = explorers.residual_view(20, "residual", "tanh", 0.5, steps=20)
-    ratio = lambda v: float(v.text.split("(ratio ")[1].split(")")[0])
-    assert ratio(plain) < 1e-5 < 1e-1 < ratio(res)
+# Notebooks 03 and 04's explorers are tested in tests/test_explorers_nn.py.

@@ -70,7 +70,7 @@ def one_by_one_view(preset: str, out_channels: int, relu: bool, image: str = "ph
 def one_by_one() -> Explorer:
     """Notebook 03's explorer: weight preset, number of output channels, ReLU."""
     controls = {
-        "preset": ("dropdown", PRESETS_03, "ycbcr"),
+        "preset": ("dropdown", PRESETS_03, "random"),
         "out_channels": ("slider", 1, 6, 1, 3),
         "relu": ("checkbox", False),
     }

@@ -38,11 +38,16 @@ PLANS = {
     ],
     "03_one_by_one_convolution.ipynb": [
         {"controls": {"slider": 1, "dropdown": 1, "toggle": 0, "checkbox": 1},
-         "actions": [("dropdown", "preset", "random"), ("slider", "out channels", 2), ("checkbox", "relu", None)]},
+         "actions": [("slider", "out channels", 2), ("checkbox", "relu", None), ("dropdown", "preset", "pca")]},
+        {"controls": {"slider": 3, "dropdown": 0, "toggle": 0, "checkbox": 0},
+         "actions": [("slider", "c mid", 2), ("slider", "k", 1), ("slider", "c in", 1)]},
+        {"controls": {"slider": 1, "dropdown": 0, "toggle": 0, "checkbox": 2},
+         "actions": [("checkbox", "relu", None), ("checkbox", "centred", None), ("slider", "hidden", 3)]},
     ],
     "04_residual_connections.ipynb": [
-        {"controls": {"slider": 2, "dropdown": 1, "toggle": 1, "checkbox": 0},
-         "actions": [("toggle", "residual", "plain"), ("slider", "depth", 3), ("dropdown", "activation", "relu")]},
+        {"controls": {"slider": 1, "dropdown": 1, "toggle": 1, "checkbox": 1},
+         "actions": [("toggle", "shortcut", "pre-activation"), ("slider", "depth", 1),
+                     ("dropdown", "learning rate", "0.3"), ("checkbox", "batchnorm", None)]},
     ],
     "05_flag_driven_convolution.ipynb": [
         {"controls": {"slider": 1, "dropdown": 3, "toggle": 1, "checkbox": 0},
