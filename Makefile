@@ -1,7 +1,12 @@
 # Efficient Convolutions, Explained -- the two commands a learner needs:
 #   make lab    set up .venv (if needed) and open the series in JupyterLab
 #   make test   set up .venv (if needed) and run every test
-# and a few for maintainers: make notebooks | lint | bench | constraints | clean
+# and a few for maintainers: make notebooks | compat | lint | bench | constraints | clean
+#
+# make test also builds (once, under .venv-compat/) two more environments from PyPI and
+# runs the notebooks in them: Colab's versions (tests/compat/colab.txt, Python 3.12) and
+# the oldest versions pyproject.toml allows (tests/compat/oldest.txt, Python 3.10). The
+# Pythons come from pyenv, pythonX.Y on PATH, or COMPAT_PYTHON_3_12 / COMPAT_PYTHON_3_10.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,11 +14,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: lab test unit notebooks lint bench constraints clean help
+.PHONY: lab test unit compat compat-envs notebooks lint bench constraints clean help
 
 help:
 	@echo "make lab     - install into .venv and open JupyterLab on notebooks/"
 	@echo "make test    - install into .venv and run the whole test suite"
+	@echo "make compat  - only the Colab-like and oldest-versions runs (tests/compat)"
 	@echo "make notebooks - re-execute every notebook in a fresh kernel and store its outputs"
 	@echo "make lint    - ruff over helpers, tests, notebooks"
 	@echo "make bench   - benchmarks (installs the [bench] extras)"
@@ -31,12 +37,18 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) \
 		$(if $(LAB_ARGS),$(LAB_ARGS),) notebooks/
 
-test: $(STAMP)
+test: $(STAMP) compat-envs
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
 
+compat-envs: $(STAMP)
+	$(BIN)/python tests/compat/envs.py colab oldest
+
+compat: compat-envs
+	$(BIN)/python -m pytest tests/compat
+
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/e2e
+	$(BIN)/python -m pytest tests --ignore=tests/e2e --ignore=tests/compat
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
@@ -54,4 +66,4 @@ constraints: $(STAMP)
 		 echo "# Regenerate: make constraints"; cat) > constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-output convolution_*.png
+	rm -rf $(VENV) .venv-compat .pytest_cache .ruff_cache test-output convolution_*.png

@@ -15,4 +15,22 @@ Conventions: channels-last ``(H, W, C)`` images, cross-correlation (no kernel fl
 TensorFlow padding rules, MACs and parameters for costs (FLOPs = 2 x MACs).
 """
 
+import os as _os
+import sys as _sys
+
 __version__ = "0.1.0"
+
+# NumPy's OpenBLAS starts one busy-waiting thread per core. On a 2-core Colab/Binder
+# machine that is also running something else, those threads wait for each other and
+# a matrix product can take ten times longer than with one thread; the arrays here are
+# small enough that one thread loses little when the machine is idle. So: one BLAS
+# thread, unless you chose otherwise (set OPENBLAS_NUM_THREADS before starting Python).
+if "OPENBLAS_NUM_THREADS" not in _os.environ:
+    _os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read when NumPy loads, and by programs started from here
+    if "numpy" in _sys.modules:  # too late for the variable; limit the loaded library if threadpoolctl is there
+        try:
+            from threadpoolctl import threadpool_limits as _limits
+
+            _limits(1, user_api="blas")
+        except ImportError:
+            pass

@@ -30,6 +30,7 @@ BLAS for channel mixing) that you do not need to read to follow the series.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +50,9 @@ __all__ = [
     "pointwise_conv2d",
     "spatial_separable_conv2d",
     "depthwise_separable_conv2d",
+    "MAX_BYTES",
+    "memory_estimate",
+    "format_bytes",
 ]
 
 Padding = str | int
@@ -147,13 +151,16 @@ def output_size(
 
 
 def _pair(kernel_size: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(kernel_size, (int, np.integer)):
-        kh = kw = int(kernel_size)
-    else:
-        kh, kw = (int(v) for v in kernel_size)
-    if kh < 1 or kw < 1:
-        raise ValueError(f"kernel size must be positive, got {kernel_size!r}")
-    return kh, kw
+    message = f"kernel size must be a positive integer or a pair (Kh, Kw) of them, got {kernel_size!r}"
+    sizes = (kernel_size, kernel_size) if _is_int(kernel_size) else tuple(np.ravel(np.asarray(kernel_size, object)))
+    if len(sizes) != 2 or not all(_is_int(v) and v >= 1 for v in sizes):
+        raise ValueError(message)
+    return int(sizes[0]), int(sizes[1])
+
+
+def _is_int(value: object) -> bool:
+    """True for Python and NumPy integers (not bools, not floats such as 3.0)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 # ------------------------------------------------------------- the textbook loops
@@ -178,13 +185,18 @@ def _pad_loop(img: np.ndarray, kh: int, kw: int, stride: int, padding: Padding, 
 
 
 def conv2d_loop(
-    image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: Padding = "same", dilation: int = 1
+    image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: Padding = "same", dilation: int = 1,
+    groups: int = 1,
 ) -> np.ndarray:
-    """Textbook standard convolution, one output pixel at a time.
+    """Textbook standard (or grouped) convolution, one output pixel at a time.
 
-    image: (H, W, C_in); kernel: (Kh, Kw, C_in, C_out). Returns (H', W', C_out).
+    image: (H, W, C_in); kernel: (Kh, Kw, C_in / groups, C_out). Returns (H', W', C_out).
+    With ``groups = g`` (PyTorch's ``groups``) the channels are split into g groups:
+    output channel o belongs to group ``o // (C_out / g)`` and sees only that group's
+    C_in / g input channels. ``groups=1`` is the standard convolution.
     """
-    kh, kw, c_in, c_out = kernel.shape
+    kh, kw, c_group, c_out = kernel.shape
+    out_per_group = c_out // groups
     h_out, w_out = output_size(image.shape[:2], (kh, kw), stride=stride, padding=padding, dilation=dilation)
     xp = _pad_loop(image, kh, kw, stride, padding, dilation)
     out = np.zeros((h_out, w_out, c_out), dtype=image.dtype)
@@ -193,7 +205,8 @@ def conv2d_loop(
             window = xp[y * stride : y * stride + dilation * (kh - 1) + 1 : dilation,
                         x * stride : x * stride + dilation * (kw - 1) + 1 : dilation]  # (Kh, Kw, C_in)
             for o in range(c_out):
-                out[y, x, o] = np.sum(window * kernel[:, :, :, o])
+                g = o // out_per_group  # the group of output channel o
+                out[y, x, o] = np.sum(window[:, :, g * c_group : (g + 1) * c_group] * kernel[:, :, :, o])
     return out
 
 
@@ -248,14 +261,20 @@ def conv2d(
     stride: int = 1,
     padding: Padding = "same",
     dilation: int = 1,
+    groups: int = 1,
 ) -> np.ndarray:
-    """Standard 2-D convolution (cross-correlation) that mixes all input channels.
+    """Standard 2-D convolution (cross-correlation) that mixes all input channels,
+    or a grouped one (``groups`` > 1) that mixes channels only within each group.
 
     Parameters
     ----------
     image : (H, W, C_in) or (H, W) floating array.
-    kernel : (Kh, Kw, C_in, C_out); a 2-D (Kh, Kw) kernel is allowed for a 2-D image.
+    kernel : (Kh, Kw, C_in / groups, C_out); a 2-D (Kh, Kw) kernel is allowed for a 2-D image.
     stride, padding, dilation : see the module docstring.
+    groups : g, dividing C_in and C_out (PyTorch's ``groups``): output channel o sees only
+        the input channels of its group ``o // (C_out / g)``. 1 is the standard
+        convolution; ``groups = C_in`` with ``C_out = M * C_in`` is the depthwise
+        convolution with multiplier M (output channel ``c*M + m``, as PyTorch).
 
     Returns
     -------
@@ -267,14 +286,29 @@ def conv2d(
         k = k[:, :, None, None]
     if k.ndim != 4:
         raise ValueError(f"standard kernel must be (Kh, Kw, C_in, C_out), got shape {k.shape}")
-    if k.shape[2] != img.shape[2]:
+    g = _check_groups(groups, img.shape[2], k.shape[3])
+    if k.shape[2] * g != img.shape[2]:
+        if g == 1:
+            raise _channel_mismatch("kernel expects", k.shape[2], img.shape[2], k.shape, np.shape(image))
         raise ValueError(
-            f"kernel expects {k.shape[2]} input channels but the image has {img.shape[2]}: "
-            f"kernel shape {k.shape}, image shape {np.shape(image)}"
+            f"kernel expects {k.shape[2]} input channels but the image has {img.shape[2]} / groups = "
+            f"{img.shape[2] // g} per group: kernel shape {k.shape}, image shape {np.shape(image)}"
         )
-    rows, cols = _axes_padding(img, k.shape[:2], stride, padding, dilation)
-    out = fast_conv.standard(img, k, int(stride), rows, cols, int(dilation))
+    rows, cols, stride = _plan(img, k.shape[:2], stride, padding, dilation, k.shape[3])
+    if g == 1:
+        out = fast_conv.standard(img, k, stride, rows, cols, int(dilation))
+    else:
+        out = fast_conv.grouped(img, k, g, stride, rows, cols, int(dilation))
     return _finish(out, was_2d and k.shape[3] == 1)
+
+
+def _check_groups(groups: object, c_in: int, c_out: int) -> int:
+    g = _check_positive_int("groups", groups)
+    if c_in % g or c_out % g:
+        common = ", ".join(str(d) for d in range(1, c_in + 1) if c_in % d == 0 and c_out % d == 0)
+        raise ValueError(f"groups = {g} must divide both C_in = {c_in} and C_out = {c_out}; "
+                         f"choose a common divisor ({common})")
+    return g
 
 
 def depthwise_conv2d(
@@ -303,9 +337,9 @@ def depthwise_conv2d(
     k = _as_kernel(kernel, img.dtype, "depthwise kernel")
     taps = _depthwise_taps(k, img.shape[2], np.shape(image))
     m = taps.shape[2] // img.shape[2]
+    rows, cols, stride = _plan(img, taps.shape[:2], stride, padding, dilation, taps.shape[2], taps.shape[2])
     src = img if m == 1 else np.repeat(img, m, axis=2)
-    rows, cols = _axes_padding(img, taps.shape[:2], stride, padding, dilation)
-    out = fast_conv.depthwise(src, taps, int(stride), rows, cols, int(dilation))
+    out = fast_conv.depthwise(src, taps, stride, rows, cols, int(dilation))
     return _finish(out, was_2d)
 
 
@@ -323,7 +357,8 @@ def pointwise_conv2d(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     multiply ``(H*W, C_in) @ (C_in, C_out)``.
     """
     img, _ = _as_image(image)
-    wts = _pointwise_weights(weights, img.shape[2], img.dtype, "the image's channels")
+    wts = _pointwise_weights(weights, img.shape[2], img.dtype, "the image's channels", np.shape(image))
+    _check_budget(img, img.shape[:2], wts.shape[1], 0)
     h, w, c = img.shape
     return (img.reshape(h * w, c) @ wts).reshape(h, w, wts.shape[1])
 
@@ -358,11 +393,8 @@ def spatial_separable_conv2d(
     for name, v in (("column", col), ("row", rw)):
         if not (v.ndim == 1 or (v.ndim == 2 and v.shape[1] == c)):
             raise ValueError(f"{name} filter must be (K,) or (K, {c}) for a {c}-channel image, got shape {v.shape}")
-    (h, w), kh, kw = img.shape[:2], col.shape[0], rw.shape[0]
-    output_size((h, w), (kh, kw), padding=padding)  # fail early, with the 2-D message
     # the vertical pass pads only rows, the horizontal pass only columns
-    rows = pad_amounts(h, kh, padding=padding)
-    cols = pad_amounts(w, kw, padding=padding)
+    rows, cols, _ = _plan(img, (col.shape[0], rw.shape[0]), 1, padding, 1, c)
     out = fast_conv.separable(img, col, rw, rows, cols)
     return _finish(out, was_2d)
 
@@ -388,7 +420,7 @@ def depthwise_separable_conv2d(
     -------
     (H', W', C_out)
     """
-    if stride != 1:
+    if _is_int(stride) and stride != 1:
         mid = depthwise_conv2d(image, depthwise_kernel, stride=stride, padding=padding, dilation=dilation)
         return pointwise_conv2d(mid, pointwise_weights)
     img, _ = _as_image(image)
@@ -396,7 +428,7 @@ def depthwise_separable_conv2d(
                            np.shape(image))
     m = taps.shape[2] // img.shape[2]
     wts = _pointwise_weights(pointwise_weights, taps.shape[2], img.dtype, "the depthwise outputs, C*M")
-    rows, cols = _axes_padding(img, taps.shape[:2], 1, padding, dilation)
+    rows, cols, _ = _plan(img, taps.shape[:2], stride, padding, dilation, wts.shape[1], taps.shape[2])
     src = img if m == 1 else np.repeat(img, m, axis=2)
     return fast_conv.depthwise_separable(src, taps, wts, rows, cols, int(dilation))
 
@@ -419,24 +451,118 @@ def _as_image(image: object) -> tuple[np.ndarray, bool]:
 
 
 def _as_kernel(kernel: object, dtype: np.dtype, what: str) -> np.ndarray:
+    """``kernel`` as a finite array of the image's dtype, or a ValueError saying what is wrong."""
     arr = np.asarray(kernel)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{what} is complex ({arr.dtype}, shape {arr.shape}); the convolutions here are real: "
+                         "pass kernel.real if the imaginary part is meant to be zero")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}")
+        raise ValueError(f"{what} must be numeric, got dtype {arr.dtype} (shape {arr.shape})")
     if arr.size == 0:
         raise ValueError(f"{what} is empty, shape {arr.shape}")
-    arr = arr.astype(dtype, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} contains NaN or infinity")
-    return arr
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contains NaN or infinity (shape {arr.shape}); use finite numbers")
+    with np.errstate(over="ignore"):
+        cast = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(cast)):
+        biggest = float(np.max(np.abs(arr.astype(np.float64))))
+        raise ValueError(f"{what} has values up to {biggest:.3g}, beyond the range of {np.dtype(dtype)} "
+                         f"(the image's dtype, largest {float(np.finfo(dtype).max):.3g}); scale the kernel down "
+                         "or use a float64 image")
+    return cast
 
 
-def _axes_padding(img: np.ndarray, kernel_size: tuple[int, int], stride: int, padding: Padding,
-                  dilation: int) -> tuple[PadAmounts, PadAmounts]:
-    """Check the arguments (with :func:`output_size`'s message) and pad (rows, cols) of a (H, W, C) image."""
+def _channel_mismatch(what: str, kernel_channels: int, channels: int, kernel_shape: tuple[int, ...],
+                      image_shape: tuple[int, ...]) -> ValueError:
+    """The error for a kernel whose channel count does not match the image's last axis.
+
+    what: "depthwise kernel has" or "kernel expects", followed by the kernel's channels.
+    """
+    kind = "input channels" if "expects" in what else "channels"
+    message = (f"{what} {kernel_channels} {kind} but the image has {channels}: "
+               f"kernel shape {tuple(kernel_shape)}, image shape {tuple(image_shape)}")
+    if len(image_shape) == 3 and image_shape[0] == kernel_channels != image_shape[2]:
+        message += ("; images are channels-last (H, W, C) and this one looks channels-first (C, H, W): "
+                    "use image.transpose(1, 2, 0)")
+    return ValueError(message)
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM in this machine (16 GiB when the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 16 * 2**30
+
+
+#: The most memory, in bytes, that one fast op may plan to use (its output plus the
+#: padded rows the engine works on). A call beyond it raises ValueError at once instead
+#: of starting an allocation that cannot succeed. Default: this machine's RAM.
+MAX_BYTES = _physical_memory()
+
+
+def format_bytes(n: float) -> str:
+    """12_345_678 -> '11.8 MiB' (powers of 1024)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover - unreachable
+
+
+def memory_estimate(image_shape: tuple[int, ...], kernel_size: tuple[int, int], out_channels: int,
+                    dtype: np.dtype = np.float64, *, stride: int = 1, padding: Padding = "same",
+                    dilation: int = 1, work_channels: int | None = None) -> tuple[int, int]:
+    """Bytes a fast op needs: (output, working rows), before it allocates anything.
+
+    image_shape: (H, W, C); out_channels: C_out; work_channels: the channels the engine
+    filters (C * M for a depthwise op with multiplier M; default C). The working part
+    is the padded rows under one output row (and the repeated image when M > 1).
+    """
+    h, w, c = (int(v) for v in image_shape)
+    kh, kw = _pair(kernel_size)
+    rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
+    cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
+    if rows.out == 1 and cols.out == 1:
+        stride = 1  # one output pixel: the ops then work with stride 1 (see _plan)
+    item = np.dtype(dtype).itemsize
+    work = c if work_channels is None else int(work_channels)
+    out = max(rows.out, 0) * max(cols.out, 0) * int(out_channels) * item
+    span_h = dilation * (kh - 1) + 1
+    padded = (span_h + stride) * (w + cols.before + cols.after) * work * item
+    if work > c:
+        padded += h * w * work * item
+    return out, padded
+
+
+def _check_budget(img: np.ndarray, out_size: tuple[int, int], out_channels: int, padded: int) -> None:
+    """Refuse a call whose output and working rows would not fit in :data:`MAX_BYTES`."""
+    out = out_size[0] * out_size[1] * int(out_channels) * img.itemsize
+    if out + padded > MAX_BYTES:
+        raise ValueError(
+            f"this call would need about {format_bytes(out + padded)} of memory (output "
+            f"({out_size[0]}, {out_size[1]}, {out_channels}) {img.dtype}: {format_bytes(out)}; padded rows: "
+            f"{format_bytes(padded)}), more than helpers.conv.MAX_BYTES = {format_bytes(MAX_BYTES)}; "
+            "use a smaller image, padding, dilation or stride"
+        )
+
+
+def _plan(img: np.ndarray, kernel_size: tuple[int, int], stride: int, padding: Padding, dilation: int,
+          out_channels: int, work_channels: int | None = None) -> tuple[PadAmounts, PadAmounts, int]:
+    """Check the arguments (with :func:`output_size`'s message) and the memory they need.
+
+    Returns the padding of (rows, cols) of the (H, W, C) image and the stride to use.
+    """
     (h, w), (kh, kw) = img.shape[:2], kernel_size
     output_size((h, w), (kh, kw), stride=stride, padding=padding, dilation=dilation)
-    return (pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation),
-            pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation))
+    rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
+    cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
+    if rows.out == 1 and cols.out == 1:
+        stride = 1  # one output pixel: the stride changes nothing (a huge one would only size buffers)
+    _, padded = memory_estimate(img.shape, (kh, kw), 0, img.dtype, stride=int(stride), padding=padding,
+                                dilation=dilation, work_channels=work_channels)
+    _check_budget(img, (rows.out, cols.out), out_channels, padded)
+    return rows, cols, int(stride)
 
 
 def _finish(out: np.ndarray, was_2d: bool) -> np.ndarray:
@@ -453,14 +579,12 @@ def _depthwise_taps(k: np.ndarray, channels: int, image_shape: tuple[int, ...]) 
     if k.ndim != 4:
         raise ValueError(f"depthwise kernel must be (Kh, Kw), (Kh, Kw, C) or (Kh, Kw, C, M), got shape {given}")
     if k.shape[2] != channels:
-        raise ValueError(
-            f"depthwise kernel has {k.shape[2]} channels but the image has {channels}: "
-            f"kernel shape {given}, image shape {image_shape}"
-        )
+        raise _channel_mismatch("depthwise kernel has", k.shape[2], channels, given, image_shape)
     return k.reshape(k.shape[0], k.shape[1], -1)
 
 
-def _pointwise_weights(weights: object, c_in: int, dtype: np.dtype, inputs: str) -> np.ndarray:
+def _pointwise_weights(weights: object, c_in: int, dtype: np.dtype, inputs: str,
+                       image_shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Pointwise weights as (C_in, C_out); (1, 1, C_in, C_out) Keras-style and (C_in,) are accepted."""
     wts = _as_kernel(weights, dtype, "pointwise weights")
     if wts.ndim == 4 and wts.shape[:2] == (1, 1):
@@ -468,6 +592,10 @@ def _pointwise_weights(weights: object, c_in: int, dtype: np.dtype, inputs: str)
     if wts.ndim == 1 and wts.shape[0] == c_in:
         wts = wts[:, None]
     if wts.ndim != 2 or wts.shape[0] != c_in:
-        raise ValueError(f"pointwise weights must be (C_in, C_out) with C_in = {c_in} ({inputs}), "
-                         f"got shape {np.shape(weights)}")
+        message = (f"pointwise weights must be (C_in, C_out) with C_in = {c_in} ({inputs}), "
+                   f"got shape {np.shape(weights)}")
+        if image_shape is not None and len(image_shape) == 3 and wts.ndim == 2 and image_shape[0] == wts.shape[0]:
+            message += ("; images are channels-last (H, W, C) and this one looks channels-first (C, H, W): "
+                        "use image.transpose(1, 2, 0)")
+        raise ValueError(message)
     return wts

@@ -11,6 +11,7 @@ For an input (H, W, C_in), a kernel Kh x Kw and an output (H', W', C_out)
 kind                 MACs                               parameters (bias=False)
 ==================== ================================== ==============================
 standard             H'W' · Kh·Kw · C_in · C_out        Kh·Kw·C_in·C_out
+standard, groups=g   H'W' · Kh·Kw · (C_in/g) · C_out    Kh·Kw·(C_in/g)·C_out
 depthwise            H'W' · Kh·Kw · C_in · M            Kh·Kw·C_in·M
 pointwise            H'W' · C_in · C_out                C_in·C_out
 spatial_separable    C_in · (H'·W·Kh + H'·W'·Kw)        C_in·(Kh + Kw)
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conv import Padding, _pair, output_size
+from .conv import Padding, _is_int, _pair, output_size
 
 __all__ = ["Cost", "conv_cost", "dense_cost", "KINDS", "format_count"]
 
@@ -81,12 +82,23 @@ class Cost:
         )
 
 
+def _count(name: str, value: object) -> int:
+    """A positive integer (Python or NumPy) as a Python int, so that products never overflow."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _check_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(in_shape) == 2:
-        return int(in_shape[0]), int(in_shape[1]), 1
-    if len(in_shape) != 3 or min(in_shape) < 1:
-        raise ValueError(f"in_shape must be (H, W, C) with positive sizes, got {tuple(in_shape)}")
-    return int(in_shape[0]), int(in_shape[1]), int(in_shape[2])
+    message = f"in_shape must be (H, W, C) or (H, W) with positive integer sizes, got {in_shape!r}"
+    try:
+        sizes = tuple(in_shape)
+    except TypeError:
+        raise ValueError(message) from None
+    if len(sizes) not in (2, 3) or not all(_is_int(v) and v >= 1 for v in sizes):
+        raise ValueError(message)
+    h, w, c = (*sizes, 1) if len(sizes) == 2 else sizes
+    return int(h), int(w), int(c)
 
 
 def conv_cost(
@@ -100,6 +112,7 @@ def conv_cost(
     dilation: int = 1,
     depth_multiplier: int = 1,
     bias: bool = False,
+    groups: int = 1,
 ) -> Cost:
     """MACs, parameters and output shape of one convolution layer.
 
@@ -114,6 +127,9 @@ def conv_cost(
         a stride (a ResNet projection shortcut); a spatial_separable one may not.
     depth_multiplier : M for depthwise and depthwise_separable.
     bias : count one bias per output channel of each convolution.
+    groups : g for a grouped "standard" convolution (PyTorch's ``groups``; g divides C_in
+        and C_out): each output channel sees C_in / g input channels, so MACs and
+        parameters are divided by g. ``groups = C_in`` is a depthwise convolution.
 
     Returns
     -------
@@ -123,21 +139,24 @@ def conv_cost(
         raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
     h, w, c_in = _check_shape(in_shape)
     kh, kw = _pair(kernel_size)
-    m = int(depth_multiplier)
-    if m < 1:
-        raise ValueError(f"depth_multiplier must be a positive integer, got {depth_multiplier!r}")
-    if kind in ("standard", "pointwise", "depthwise_separable") and (out_channels is None or out_channels < 1):
-        raise ValueError(f"{kind} convolution needs out_channels (a positive integer), got {out_channels!r}")
+    m = _count("depth_multiplier", depth_multiplier)
+    if kind in ("standard", "pointwise", "depthwise_separable"):
+        if out_channels is None:
+            raise ValueError(f"{kind} convolution needs out_channels (a positive integer), got None")
+        out_channels = _count("out_channels", out_channels)
     if kind == "pointwise" and (kh, kw) != (1, 1):
         raise ValueError(f"a pointwise convolution has a 1x1 kernel, got kernel_size {kernel_size!r}")
     if kind == "spatial_separable" and (stride != 1 or dilation != 1):
         raise ValueError("spatial_separable is counted for stride 1 and dilation 1 only (as the op is defined)")
 
+    g = _check_groups(kind, groups, c_in, out_channels)
     h_out, w_out = output_size((h, w), (kh, kw), stride=stride, padding=padding, dilation=dilation)
     pixels = h_out * w_out
     b = int(bool(bias))
     if kind == "standard":
-        macs, params, c_out = pixels * kh * kw * c_in * out_channels, kh * kw * c_in * out_channels, out_channels
+        per_group = c_in // g
+        macs, params = pixels * kh * kw * per_group * out_channels, kh * kw * per_group * out_channels
+        c_out = out_channels
         params += b * c_out
     elif kind == "pointwise":
         macs, params, c_out = pixels * c_in * out_channels, c_in * out_channels, out_channels
@@ -159,13 +178,25 @@ def conv_cost(
     return Cost(int(macs), int(params), (h_out, w_out, int(c_out)), kind)
 
 
+def _check_groups(kind: str, groups: object, c_in: int, c_out: int | None) -> int:
+    """``groups`` as an int: 1 for every kind, a common divisor of C_in and C_out for "standard"."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    if groups != 1 and kind != "standard":
+        raise ValueError(f"groups applies to a standard convolution only, not {kind!r} "
+                         "(a depthwise convolution is groups = C_in)")
+    if c_in % groups or (c_out is not None and c_out % groups):
+        raise ValueError(f"groups = {groups} must divide both C_in = {c_in} and C_out = {c_out}")
+    return groups
+
+
 def dense_cost(in_features: int, out_features: int, *, bias: bool = True) -> Cost:
     """A fully connected layer: in x out MACs, in x out (+ out bias) parameters.
 
     Returns a Cost whose out_shape is (out_features,).
     """
-    if in_features < 1 or out_features < 1:
-        raise ValueError(f"dense layer sizes must be positive, got {in_features} -> {out_features}")
+    in_features = _count("in_features", in_features)
+    out_features = _count("out_features", out_features)
     macs = in_features * out_features
     return Cost(macs, macs + (out_features if bias else 0), (int(out_features),), "dense")
 

@@ -190,8 +190,9 @@ def _depthwise_strided_rows(img: np.ndarray, weights: np.ndarray, stride: int, r
     """Depthwise output rows ``y0 .. y0 + n`` for a stride s > 1 (dilation 1) into ``out``: (n, W'*C).
 
     img: (H, W, C); weights: from :func:`_phase_taps`. Output pixel x reads input
-    pixels x*s + j. The padded rows of the block are copied once with their pixels
-    sorted by phase (x mod s): ``buf[row, ph, q] = padded[row, q*s + ph]``. Tap
+    pixels x*s + j. The block's rows are copied once, straight from the image (zeros
+    where the padding is), with their pixels sorted by phase (x mod s):
+    ``buf[row, ph, q] = padded[row, q*s + ph]``. Tap
     j = m*s + ph is then phase ph shifted by m pixels, every output row of a tap is
     contiguous, and one ``np.einsum`` over a (Kh, s, M, rows, W'*C) view adds up all
     the taps, as the stride-1 engine does.
@@ -201,12 +202,22 @@ def _depthwise_strided_rows(img: np.ndarray, weights: np.ndarray, stride: int, r
     n, length = out.shape
     w_out = length // c
     wq = max(-(-(w + cols.before + cols.after) // stride), w_out + m_taps - 1)  # pixels per phase
-    padded = _padded_rows(img, y0 * stride, (y0 + n - 1) * stride + kh, rows, cols)
-    buf = _workspace("phases", (padded.shape[0], stride, wq, c), img.dtype)
-    for ph in range(stride):
-        part = padded[:, ph::stride]
-        buf[:, ph, : part.shape[1]] = part
-        buf[:, ph, part.shape[1] :] = 0  # read only by the zero taps that complete the grid
+    h = img.shape[0]
+    r_lo, r_hi = y0 * stride, (y0 + n - 1) * stride + kh  # the block's rows, in padded coordinates
+    buf = _workspace("phases", (r_hi - r_lo, stride, wq, c), img.dtype)
+    # straight from the image, no padded copy first: rows and columns outside it are zeros
+    src_lo, src_hi = max(r_lo - rows.before, 0), min(r_hi - rows.before, h)
+    src_hi = max(src_hi, src_lo)  # a block entirely in the padding has no image rows
+    first, last = src_lo + rows.before - r_lo, src_hi + rows.before - r_lo  # the image rows in buf
+    buf[:first] = 0
+    buf[last:] = 0
+    for ph in range(stride if last > first else 0):
+        q0 = max(0, -(-(cols.before - ph) // stride))  # first pixel of this phase inside the image
+        x0 = q0 * stride + ph - cols.before  # its image column
+        count = len(range(x0, w, stride))
+        buf[first:last, ph, :q0] = 0
+        buf[first:last, ph, q0 : q0 + count] = img[src_lo:src_hi, x0::stride]
+        buf[first:last, ph, q0 + count :] = 0  # right padding and the zero taps that complete the grid
     row, it = stride * wq * c, img.itemsize
     view = np.ndarray((kh, stride, m_taps, n, length), img.dtype, buffer=buf.reshape(-1),
                       strides=(row * it, wq * c * it, c * it, stride * row * it, it))
@@ -396,6 +407,8 @@ def standard(img: np.ndarray, kernel: np.ndarray, stride: int, rows: PadAmounts,
                         a += t
             out[y0:y1] = a.reshape(n, w_pad, c_out)[:, :w_out]
         return out
+    if dilation == 1 and c_in * kh * kw <= _SMALL_PATCH:
+        return _standard_strided_patches(img, kernel, stride, rows, cols, out)
     step = _block_rows(w_out * max(c_in, c_out), img.dtype, h_out)
     for y0 in range(0, h_out, step):
         y1 = min(y0 + step, h_out)
@@ -408,6 +421,45 @@ def standard(img: np.ndarray, kernel: np.ndarray, stride: int, rows: PadAmounts,
                 src = src[:, j * dilation : j * dilation + (w_out - 1) * stride + 1 : stride]
                 acc += src.reshape(-1, c_in) @ kernel[i, j]
         out[y0:y1] = acc.reshape(n, w_out, c_out)
+    return out
+
+
+# Bytes of the patch matrix of one row block of a strided standard convolution.
+_STRIDED_PATCH_BYTES = 2 * 2**20
+
+
+def _standard_strided_patches(img: np.ndarray, kernel: np.ndarray, stride: int, rows: PadAmounts,
+                              cols: PadAmounts, out: np.ndarray) -> np.ndarray:
+    """Standard convolution with a stride s > 1 (dilation 1) into ``out``: (H', W', C_out).
+
+    Per row block, im2col bounded by the block: for kernel row i, the Kw pixels that
+    output pixel x reads, ``padded[y*s + i, x*s : x*s + Kw]``, are Kw*C_in *contiguous*
+    values of the channels-last padded rows, so an overlapping read-only view
+    ``(rows, W', Kw*C_in)`` copies them for every pixel in one call. The Kh copies fill a
+    (rows*W', Kh*Kw*C_in) patch matrix -- the order of ``kernel.reshape(-1, C_out)`` --
+    and one matrix multiply writes the block's output rows.
+    """
+    _, w, c_in = img.shape
+    kh, kw, _, c_out = kernel.shape
+    h_out, w_out = rows.out, cols.out
+    patch = kh * kw * c_in
+    weights = np.ascontiguousarray(kernel.reshape(patch, c_out))
+    step = max(1, min(h_out, _STRIDED_PATCH_BYTES // (w_out * patch * img.itemsize)))
+    patches = _workspace("patches", (step, w_out, kh, kw * c_in), img.dtype)
+    flat_out = out.reshape(h_out * w_out, c_out)
+    it = img.itemsize
+    for y0 in range(0, h_out, step):
+        n = min(step, h_out - y0)
+        block = _padded_rows(img, y0 * stride, (y0 + n - 1) * stride + kh, rows, cols)
+        row_len = block.shape[1] * c_in
+        # windows[i, r, x, q] = block[r*s + i, x*s*C_in + q], q < Kw*C_in
+        windows = np.ndarray((kh, n, w_out, kw * c_in), img.dtype, buffer=block.reshape(-1),
+                             strides=(row_len * it, stride * row_len * it, stride * c_in * it, it))
+        windows.flags.writeable = False
+        p = patches[:n]
+        for i in range(kh):
+            p[:, :, i] = windows[i]
+        np.matmul(p.reshape(n * w_out, patch), weights, out=flat_out[y0 * w_out : (y0 + n) * w_out])
     return out
 
 
@@ -431,4 +483,26 @@ def depthwise_separable(src: np.ndarray, taps: np.ndarray, wts: np.ndarray, rows
         n = min(step, h_out - y0)
         _depthwise_rows(src, tiles, rows, cols, dilation, y0, mid[:n])
         np.matmul(mid[:n].reshape(n * w_out, c_mid), wts, out=flat_out[y0 * w_out : (y0 + n) * w_out])
+    return out
+
+
+def grouped(img: np.ndarray, kernel: np.ndarray, groups: int, stride: int, rows: PadAmounts, cols: PadAmounts,
+            dilation: int) -> np.ndarray:
+    """img: (H, W, C_in); kernel: (Kh, Kw, C_in/g, C_out); g = ``groups``. Returns (H', W', C_out).
+
+    One input channel per group (depthwise, ``groups = C_in``) runs the depthwise engine
+    on the channels repeated C_out/g times (output channel c*M + m, as PyTorch);
+    otherwise each group is a standard convolution of its C_in/g channels.
+    """
+    c_in, c_out = img.shape[2], kernel.shape[3]
+    per_out = c_out // groups
+    if kernel.shape[2] == 1:
+        src = img if per_out == 1 else np.repeat(img, per_out, axis=2)
+        return depthwise(src, np.ascontiguousarray(kernel[:, :, 0, :]), stride, rows, cols, dilation)
+    per_in = c_in // groups
+    out = np.empty((rows.out, cols.out, c_out), dtype=img.dtype)
+    for g in range(groups):
+        part = np.ascontiguousarray(img[:, :, g * per_in : (g + 1) * per_in])
+        out[:, :, g * per_out : (g + 1) * per_out] = standard(
+            part, np.ascontiguousarray(kernel[:, :, :, g * per_out : (g + 1) * per_out]), stride, rows, cols, dilation)
     return out

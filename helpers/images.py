@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ __all__ = [
     "sample_image",
     "make_test_card",
     "atomic_path",
+    "open_regular",
+    "MAX_PIXELS",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,101 +70,294 @@ def to_float(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"image has dtype {arr.dtype}; expected integers or floats")
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+#: The most pixels (H x W) :func:`load_image` decodes unless told otherwise: 4096 x 4096.
+#: A larger file is refused before it is decoded (a few bytes of PNG can declare
+#: 60000 x 60000 pixels, and the float64 copy of an RGB image needs 24 bytes a pixel).
+MAX_PIXELS = 4096 * 4096
+_ORIENTATIONS = {  # EXIF orientation tag -> how to turn the stored pixels upright (as PIL.ImageOps.exif_transpose)
+    2: ("flipped left-right", lambda a: a[:, ::-1]),
+    3: ("rotated 180 degrees", lambda a: a[::-1, ::-1]),
+    4: ("flipped top-bottom", lambda a: a[::-1]),
+    5: ("transposed", lambda a: a.swapaxes(0, 1)),
+    6: ("rotated 90 degrees clockwise", lambda a: np.rot90(a, -1)),
+    7: ("transversed", lambda a: a.swapaxes(0, 1)[::-1, ::-1]),
+    8: ("rotated 90 degrees counter-clockwise", lambda a: np.rot90(a, 1)),
+}
+
+
+def open_regular(path: str | os.PathLike, what: str = "file", error: type[Exception] = ValueError):
+    """Open ``path`` for reading in binary mode, refusing anything but a regular file.
+
+    A FIFO would block forever and ``/dev/zero`` never ends, so the file is opened
+    without blocking and checked with ``fstat`` before a byte is read. Raises ``error``
+    with a one-line message (missing, folder, not a regular file, no permission).
+    """
+    p = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise error(f"{what} not found: {p}") from None
+    except IsADirectoryError:
+        raise error(f"{what} path is a folder, not a file: {p}") from None
+    except OSError as exc:
+        if p.is_dir():
+            raise error(f"{what} path is a folder, not a file: {p}") from None
+        raise error(f"cannot open {what} {p}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise error(f"{what} {p} is {kind}, not a regular file; give the path of a file")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Read a PNG or JPEG file as float64 in [0, 1].
 
     Returns (H, W, 3) for colour files and (H, W) for grayscale ones.
     RGBA drops its alpha channel (an :class:`ImageNote` warning says so); palette
-    images are expanded to RGB; 16-bit PNGs keep their 16-bit precision.
+    images are expanded to RGB; 16-bit PNGs (gray, gray + alpha, RGB, RGBA) keep their
+    16-bit precision; an EXIF orientation tag is applied (with a note), as a photo
+    viewer does; a multi-frame file gives its first frame (with a note).
+
+    max_pixels: refuse files with more than this many pixels (H x W) before decoding
+    them (default :data:`MAX_PIXELS`); ``None`` for no limit.
 
     Raises
     ------
-    ImageError if the file is missing, unreadable or not an image.
+    ImageError if the file is missing, not a regular file, too large, unreadable or
+    not an image (every decoder error becomes this one-line error).
     """
     from PIL import Image, UnidentifiedImageError  # Pillow is a dependency of matplotlib
 
     p = Path(path)
-    if not p.exists():
-        raise ImageError(f"image file not found: {p}")
-    if p.is_dir():
-        raise ImageError(f"image path is a folder, not a file: {p}")
-    try:
-        with Image.open(p) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("P", "PA"):
-                im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
-                mode = im.mode
-            if mode == "CMYK" or mode == "YCbCr" or mode == "LAB" or mode == "HSV":
-                im = im.convert("RGB")
-                mode = "RGB"
-            if mode == "1":
-                im = im.convert("L")
-                mode = "L"
-            arr = np.asarray(im)
-    except UnidentifiedImageError:
-        raise ImageError(f"not an image file (PNG or JPEG expected): {p}") from None
-    except OSError as exc:
-        raise ImageError(f"cannot read image {p}: {exc}") from None
+    if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1):
+        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    notes: list[str] = []
+    with open_regular(p, "image file", ImageError) as f:
+        try:
+            with _pillow_without_bomb_check(), Image.open(f) as im:
+                w, h = im.size
+                if max_pixels is not None and w * h > max_pixels:
+                    raise ImageError(f"image {p} is {h}x{w} = {w * h:,} pixels (H x W), more than the limit of "
+                                     f"{max_pixels:,}; use a smaller image or raise the limit (--max-pixels in the "
+                                     "program, max_pixels= in load_image)")
+                if getattr(im, "n_frames", 1) > 1:
+                    notes.append(f"{p.name}: the file has {im.n_frames} frames; using the first")
+                arr, mode = _decode(im)
+                orientation = _orientation(im)  # after decoding: Pillow loads a PNG to read its EXIF
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(f"not an image file (PNG or JPEG expected): {p}") from None
+        except MemoryError:
+            raise ImageError(f"image {p} does not fit in memory; use a smaller image") from None
+        except Exception as exc:  # any decoder error: truncated data, bad chunks, zlib, struct ...
+            detail = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+            raise ImageError(f"cannot read image {p}: {detail}") from None
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         arr = arr.astype(np.uint16)
     elif mode == "I":  # 32-bit container; PNG stores at most 16 bits
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            notes.append(f"{p.name}: 32-bit integer values outside 0..65535 were clipped to 16 bits")
         arr = np.clip(arr, 0, 65535).astype(np.uint16)
     elif mode == "F":
         arr = arr.astype(np.float64)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        warnings.warn(f"{p.name}: dropped the alpha channel ({mode} -> {mode[:-1] or 'L'})", ImageNote, stacklevel=2)
+        base, depth = mode.split(";")[0], " (16-bit)" if mode.endswith(";16") else ""
+        notes.append(f"{p.name}: dropped the alpha channel ({base} -> {base[:-1] or 'L'}{depth})")
         arr = arr[:, :, :-1]
         if arr.shape[2] == 1:
             arr = arr[:, :, 0]
+    if orientation in _ORIENTATIONS:
+        what, turn = _ORIENTATIONS[orientation]
+        arr = np.ascontiguousarray(turn(arr))
+        notes.append(f"{p.name}: {what}, as its EXIF orientation tag asks")
+    for note in notes:
+        warnings.warn(note, ImageNote, stacklevel=2)
     if arr.size == 0:
         raise ImageError(f"image {p} has no pixels")
     return to_float(arr).astype(np.float64, copy=False)
 
 
 @contextlib.contextmanager
+def _pillow_without_bomb_check() -> Iterator[None]:
+    """Pillow's own decompression-bomb guard off: :func:`load_image` checks ``max_pixels`` itself."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _orientation(im: object) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block is not worth refusing the image for
+        return 1
+
+
+def _decode(im: object) -> tuple[np.ndarray, str]:
+    """Pixels of an opened Pillow image as an array, and the mode they are in."""
+    tiles = list(getattr(im, "tile", []) or [])
+    raw = tiles[0][3] if tiles and len(tiles[0]) > 3 else None
+    if getattr(im, "format", None) == "PNG" and raw in ("RGB;16B", "RGBA;16B", "LA;16B"):
+        return _png_16bit_colour(im, tiles, raw)
+    im.load()
+    mode = im.mode
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("La", "RGBa"):  # premultiplied alpha
+        im = im.convert("LA" if mode == "La" else "RGBA")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"):
+        im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX ...
+    return np.asarray(im), im.mode
+
+
+def _png_16bit_colour(im: object, tiles: list, raw: str) -> tuple[np.ndarray, str]:
+    """A 16-bit RGB, RGBA or gray+alpha PNG at full precision.
+
+    Pillow keeps only the high byte of each 16-bit colour sample. Its PNG decoder does
+    all the work (inflating, unfiltering, interlacing) and only the last step, the
+    unpacking into 8-bit pixels, loses the low byte; so the file is decoded a second
+    time with an unpacking that keeps the other byte (RGB;16L reads byte 1 of each
+    big-endian sample, the low one), or, for gray + alpha (4 bytes a pixel), the raw
+    bytes as 4 x 8 bits.
+    """
+    from PIL import Image
+
+    def retile(rawmode: str) -> list:
+        return [t._replace(args=rawmode) if hasattr(t, "_replace") else (*t[:3], rawmode) for t in tiles]
+
+    fp = im.fp
+    if raw == "LA;16B":
+        im.tile = retile("RGBA")
+        im.load()
+        b = np.asarray(im).astype(np.uint16)
+        return (b[:, :, 0::2] << 8) | b[:, :, 1::2], "LA;16"
+    im.load()
+    high = np.asarray(im).astype(np.uint16)
+    fp.seek(0)
+    with Image.open(fp) as again:
+        again.tile = retile(raw.replace(";16B", ";16L"))
+        again.load()
+        low = np.asarray(again).astype(np.uint16)
+    return (high << 8) | low, raw.split(";")[0] + ";16"
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
 
-    A failure leaves neither a half-written file nor the temporary behind.
+    A failure (an exception, Ctrl-C, or a SIGTERM that the program turns into one)
+    leaves neither a half-written file nor the temporary behind. Replacing an existing
+    file keeps its permission bits (never looser than before); when ``path`` is a
+    symbolic link, the file it points to is replaced and the link stays a link. A new
+    file gets the usual ``0666 & ~umask``. (Other hard links to a replaced file keep
+    the old contents: the new file is a new inode.)
     """
     target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=folder)
-    os.close(fd)
     try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{path} exists and is not a regular file; choose another file name")
+    tmp = None
+    try:
+        with _signals_blocked():  # a signal handler may run only once ``tmp`` names the file to clean up
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=folder)
+        os.close(fd)
         yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold back SIGINT, SIGTERM and SIGHUP (delivered on exit) where the system allows it."""
+    import signal
+    import threading
+
+    wanted = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray, *, bits: int = 8) -> Path:
     """Write a float image in [0, 1] (clipped) as an 8- or 16-bit PNG, atomically.
 
-    image: (H, W), (H, W, 1) or (H, W, 3). Returns the path written.
+    image: (H, W), (H, W, 1) or (H, W, 3) of real numbers. Returns the path written.
+
+    Raises
+    ------
+    ImageError (a ValueError) naming the problem: a wrong shape or dtype, NaN or
+    infinity, ``bits`` other than 8 or 16 (16 for gray only), or a folder that does not
+    exist or cannot be written.
     """
     from PIL import Image
 
-    arr = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
+    raw = np.asarray(image)
+    if raw.dtype == object or np.iscomplexobj(raw) or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        raise ImageError(f"save_image needs real numbers in image, got dtype {raw.dtype} (shape {raw.shape})")
+    if not (raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] in (1, 3))) or raw.size == 0:
+        raise ImageError(f"save_image writes (H, W), (H, W, 1) or (H, W, 3) images, got image shape {raw.shape}")
+    if bits not in (8, 16) or isinstance(bits, bool):
+        raise ImageError(f"bits must be 8 or 16, got {bits!r}")
+    arr = raw.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ImageError(f"image (shape {raw.shape}) contains NaN or infinity; a PNG cannot store them")
+    arr = np.clip(arr, 0.0, 1.0)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-        raise ImageError(f"save_image writes (H, W) or (H, W, 3) images, got shape {arr.shape}")
     if bits == 8:
         pil = Image.fromarray(np.round(arr * 255).astype(np.uint8))
-    elif bits == 16 and arr.ndim == 2:
+    elif arr.ndim == 2:
         pil = Image.fromarray(np.round(arr * 65535).astype(np.uint16))
     else:
-        raise ImageError("16-bit output is supported for grayscale images only")
-    with atomic_path(path) as tmp:
-        pil.save(tmp, format="PNG")
-    return Path(path)
+        raise ImageError(f"16-bit output is supported for grayscale images only, got image shape {raw.shape}")
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageError(f"cannot save to {target}: folder {folder} does not exist")
+    if target.is_dir():
+        raise ImageError(f"cannot save to {target}: it is a folder")
+    try:
+        with atomic_path(target) as tmp:
+            pil.save(tmp, format="PNG")
+    except OSError as exc:
+        raise ImageError(f"cannot save to {target}: {exc.strerror or exc}") from None
+    return target
 
 
 def sample_image(name: str = "test_card") -> np.ndarray:

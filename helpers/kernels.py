@@ -40,10 +40,27 @@ __all__ = [
 ]
 
 
+#: The largest kernel the factories build, in entries (2048 x 2048, 32 MiB of float64):
+#: far beyond any teaching example, and small enough never to exhaust memory.
+MAX_KERNEL_ENTRIES = 2048 * 2048
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    kh, kw = (size, size) if isinstance(size, (int, np.integer)) else size
-    if kh < 1 or kw < 1:
-        raise ValueError(f"kernel size must be positive, got {size!r}")
+    """(Kh, Kw) from K or (Kh, Kw): positive integers, at most MAX_KERNEL_ENTRIES entries."""
+    pair = (size, size) if _is_int(size) else size
+    try:
+        kh, kw = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"kernel size must be a positive integer or a pair (Kh, Kw), got {size!r}") from None
+    if not (_is_int(kh) and _is_int(kw)) or kh < 1 or kw < 1:
+        raise ValueError(f"kernel size must be a positive integer or a pair (Kh, Kw), got {size!r}")
+    if int(kh) * int(kw) > MAX_KERNEL_ENTRIES:
+        raise ValueError(f"kernel size {int(kh)}x{int(kw)} is too large: at most {MAX_KERNEL_ENTRIES:,} entries "
+                         "(helpers.kernels.MAX_KERNEL_ENTRIES)")
     return int(kh), int(kw)
 
 
@@ -55,9 +72,10 @@ def box(size: int | tuple[int, int] = 3) -> np.ndarray:
 
 def gaussian_1d(size: int, sigma: float | None = None) -> np.ndarray:
     """Normalised 1-D Gaussian, (size,). Default sigma = size / 6 (±3σ fills the window)."""
+    size = _size_pair((size, 1))[0]
     sigma = size / 6 if sigma is None else float(sigma)
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive finite number, got {sigma}")
     x = np.arange(size) - (size - 1) / 2
     g = np.exp(-0.5 * (x / sigma) ** 2)
     return g / g.sum()
@@ -129,7 +147,7 @@ def get_kernel(name: str, size: int = 3, sigma: float | None = None) -> np.ndarr
     ``size`` applies to box, gaussian, identity and random (the others are 3x3);
     ``sigma`` only to gaussian.
     """
-    if name not in KERNELS:
+    if not isinstance(name, str) or name not in KERNELS:
         raise ValueError(f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}")
     if name == "gaussian":
         return gaussian(size, sigma)
@@ -162,9 +180,14 @@ class Separability:
 
 
 def _check_2d(kernel: np.ndarray) -> np.ndarray:
-    k = np.asarray(kernel, dtype=float)
+    arr = np.asarray(kernel)
+    if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"kernel must hold real numbers, got dtype {arr.dtype} (shape {arr.shape})")
+    k = arr.astype(float)
     if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"separability needs a 2-D kernel (Kh, Kw), got shape {k.shape}")
+        raise ValueError(f"kernel must be a non-empty 2-D array (Kh, Kw), got shape {k.shape}")
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"kernel contains NaN or infinity (shape {k.shape}); use finite numbers")
     return k
 
 
@@ -200,6 +223,8 @@ def low_rank_terms(kernel: np.ndarray, rank: int | None = None) -> list[tuple[np
     of that rank. Each term is (column (Kh,), row (Kw,)).
     """
     k = _check_2d(kernel)
+    if rank is not None and (not _is_int(rank) or rank < 0):
+        raise ValueError(f"rank must be a non-negative integer or None, got {rank!r}")
     u, s, vt = np.linalg.svd(k)
     if rank is None:
         rank = int(np.sum(s > 1e-8 * s[0])) if s[0] > 0 else 0
@@ -229,13 +254,15 @@ POINTWISE_PRESETS: dict[str, np.ndarray] = {
 
 def pointwise_preset(name: str) -> np.ndarray:
     """A named (3, C_out) channel-mixing matrix for RGB images."""
-    if name not in POINTWISE_PRESETS:
+    if not isinstance(name, str) or name not in POINTWISE_PRESETS:
         raise ValueError(f"unknown pointwise preset {name!r}; choose one of: {', '.join(POINTWISE_PRESETS)}")
     return POINTWISE_PRESETS[name].copy()
 
 
 def default_depthwise_kernel(channels: int = 3) -> np.ndarray:
     """Per-channel edge kernels, (3, 3, C): Sobel-x, Sobel-y, Laplacian, repeating."""
+    if not _is_int(channels) or channels < 1:
+        raise ValueError(f"channels must be a positive integer, got {channels!r}")
     bank = [sobel_x(), sobel_y(), laplacian()]
     return np.stack([bank[c % 3] for c in range(channels)], axis=2)
 
@@ -248,12 +275,20 @@ def pca_pointwise(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray,
     for any k-channel linear projection, and ``explained[i]`` is the share of the
     variance carried by component i (descending, summing to 1).
     """
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 3:
-        raise ValueError(f"features must be (H, W, C), got shape {x.shape}")
+    arr = np.asarray(features)
+    if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"features must hold real numbers, got dtype {arr.dtype} (shape {arr.shape})")
+    x = arr.astype(np.float64)
+    if x.ndim != 3 or x.size == 0:
+        raise ValueError(f"features must be a non-empty (H, W, C) array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"features contain NaN or infinity (shape {x.shape}); use finite numbers")
     c = x.shape[2]
-    if not 1 <= k <= c:
-        raise ValueError(f"k must be between 1 and the number of channels {c}, got {k}")
+    if not _is_int(k) or not 1 <= k <= c:
+        raise ValueError(f"k must be an integer between 1 and the number of channels {c} "
+                         f"(features shape {x.shape}), got {k!r}")
+    if x.shape[0] * x.shape[1] < 2:
+        raise ValueError(f"features need at least 2 pixels to have a variance, got shape {x.shape}")
     pixels = x.reshape(-1, c)
     mean = pixels.mean(axis=0)
     cov = np.cov(pixels - mean, rowvar=False).reshape(c, c)

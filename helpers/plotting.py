@@ -219,3 +219,60 @@ def draw_sliding_window(
     pad_text = f"padding {padding!r}: {rows.before}+{rows.after} rows, {cols.before}+{cols.after} cols"
     ax.set_title(title or (f"input {h}×{w} ({pad_text})\nkernel {kh}×{kw}, stride {stride}, dilation {dilation}"
                            f" → output {h_out}×{w_out}; window of out[{out_pos[0]}, {out_pos[1]}]"), fontsize=8)
+
+
+def draw_window_step(
+    ax_in: Axes,
+    ax_out: Axes,
+    grid: np.ndarray,
+    padded: np.ndarray,
+    kernel: np.ndarray,
+    out: np.ndarray,
+    pos: tuple[int, int],
+    *,
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    shown: int | None = None,
+    fontsize: float = 8.0,
+) -> None:
+    """One step of a sliding window: the padded input grid and the output grid, side by side.
+
+    grid: (Hp, Wp) the padded input values; padded: (Hp, Wp) bool, True on padding
+    cells (shaded gray); kernel: (Kh, Kw); out: (Ho, Wo) every output value; pos: the
+    (row, col) of the output pixel being produced. The window of ``pos`` (its taps,
+    ``dilation`` apart, starting at ``pos * stride``) is outlined in orange on the input;
+    on the output, the pixels produced so far (raster order up to ``shown``, default
+    ``pos``) show their values and the current one is orange.
+    """
+    from matplotlib.patches import Rectangle
+
+    hp, wp = grid.shape
+    kh, kw = kernel.shape
+    ho, wo = out.shape
+    r, c = pos
+    shade = np.where(padded, 0.82, 1.0)
+    ax_in.imshow(shade, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    y0, x0 = r * stride[0], c * stride[1]
+    for i in range(kh):
+        for j in range(kw):
+            y, x = y0 + i * dilation[0], x0 + j * dilation[1]
+            ax_in.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
+    for y in range(hp):
+        for x in range(wp):
+            ax_in.text(x, y, f"{grid[y, x]:g}", ha="center", va="center", fontsize=fontsize,
+                       color="#555555" if padded[y, x] else "black")
+    last = r * wo + c if shown is None else shown
+    done = np.arange(ho * wo).reshape(ho, wo) <= last
+    ax_out.imshow(np.where(done, 1.0, 0.93), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
+    for y in range(ho):
+        for x in range(wo):
+            if done[y, x]:
+                ax_out.text(x, y, f"{out[y, x]:g}", ha="center", va="center", fontsize=fontsize)
+    for ax, (h, w) in ((ax_in, (hp, wp)), (ax_out, (ho, wo))):
+        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
+        ax.grid(which="minor", color="#999999", lw=0.6)
+        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        ax.set_xticks([])
+        ax.set_yticks([])

@@ -4,8 +4,10 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "convolution_program.py"
 
 
-def run(*args, cwd=ROOT):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+def headless_env(**extra):
+    """The environment without a display (a run with one would open a window and wait for it to close)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    return {**env, **extra}
+
+
+def run(*args, cwd=ROOT, env=None):
     return subprocess.run([sys.executable, str(PROGRAM), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=120, env=env or headless_env())
 
 
 @pytest.mark.parametrize("mode", ["depthwise", "pointwise"])
@@ -30,23 +37,41 @@ def test_seed_commands_exactly_as_written(mode):
     try:
         r = subprocess.run(["python" if os.environ.get("CI_USE_PATH_PYTHON") else sys.executable,
                             "convolution_program.py", "--mode", mode], cwd=ROOT, capture_output=True, text=True,
-                           timeout=120)
+                           timeout=120, env=headless_env())
         assert r.returncode == 0, r.stderr
         assert f"mode    : {mode}" in r.stdout
         assert "shape (256, 256, 3)" in r.stdout and "MACs" in r.stdout and "FLOPs" in r.stdout
         assert "time    :" in r.stdout and f"figure  : convolution_{mode}.png" in r.stdout
+        # no display here: it says so, and where the figure went
+        assert (f"window  : none: no display here (DISPLAY and WAYLAND_DISPLAY are not set); the figure is saved "
+                f"in {figure}") in r.stdout.splitlines()
         with Image.open(figure) as im:
             assert im.format == "PNG" and im.size[0] > 500
     finally:
         figure.unlink(missing_ok=True)
 
 
+@pytest.fixture
+def in_process(monkeypatch, capsys):
+    """Run the program's main() in this process (much faster than a new Python), headless."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    from helpers.cli import main
+
+    def call(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return call
+
+
 @pytest.mark.parametrize("mode,expect_channels", [
     ("standard", 2), ("spatial_separable", 3), ("depthwise_separable", 3), ("depthwise", 3), ("pointwise", 3),
 ])
-def test_every_mode_json(tmp_path, mode, expect_channels):
+def test_every_mode_json(tmp_path, mode, expect_channels, in_process):
     out = tmp_path / "fig.png"
-    r = run("--mode", mode, "--json", "--output", out)
+    r = in_process("--mode", mode, "--json", "--output", out)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["mode"] == mode and data["output_shape"][2] == expect_channels
@@ -66,7 +91,7 @@ def test_json_numbers_match_the_library(tmp_path):
     assert data["figure"] is None
 
 
-def test_kernel_files_and_names(tmp_path):
+def test_kernel_files_and_names(tmp_path, in_process):
     np.save(tmp_path / "k.npy", np.ones((3, 3, 3, 2)))
     (tmp_path / "k.csv").write_text("1, 0\n0, 1\n0.5, 0.5\n")
     (tmp_path / "k.txt").write_text("# a sharpen kernel\n0 -1 0\n-1 5 -1\n0 -1 0\n")
@@ -77,9 +102,9 @@ def test_kernel_files_and_names(tmp_path):
                  ["--mode", "depthwise_separable", "--kernel", "gaussian:5", "--weights", "ycbcr"],
                  ["--mode", "standard", "--kernel", "sobel_x", "--padding", "valid"],
                  ["--mode", "depthwise", "--kernel", "emboss", "--padding", "2", "--dilation", "2"]):
-        r = run(*args, "--json", "--no-figure")
+        r = in_process(*args, "--json", "--no-figure")
         assert r.returncode == 0, (args, r.stderr)
-    r = run("--mode", "spatial_separable", "--kernel", "laplacian", "--json", "--no-figure")
+    r = in_process("--mode", "spatial_separable", "--kernel", "laplacian", "--json", "--no-figure")
     assert "rank 2" in json.loads(r.stdout)["notes"][0]
 
 
@@ -132,14 +157,14 @@ def _bad_inputs(tmp: Path):
     ]
 
 
-def test_bad_inputs_get_one_line_and_exit_2(tmp_path):
+def test_bad_inputs_get_one_line_and_exit_2(tmp_path, in_process):
     cases = _bad_inputs(tmp_path)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     root_before = sorted(p.name for p in ROOT.iterdir())
-    for args, message in cases:
+    for i, (args, message) in enumerate(cases):
         if "locked" in str(args[-1]) and os.access(tmp_path / "locked", os.W_OK):
             continue  # running as root: a read-only folder is still writable, nothing to test
-        r = run(*args)
+        r = run(*args) if i % 8 == 0 else in_process(*args)  # every 8th case as a real process
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1, (args, r.stderr)
@@ -172,7 +197,106 @@ def test_rgba_and_16_bit_images(tmp_path):
 
 def test_show_without_display_is_a_note(tmp_path):
     r = run("--show", "--output", tmp_path / "f.png")
-    assert r.returncode == 0 and "no display" in r.stdout
+    assert r.returncode == 0 and "window  : none: no display here" in r.stdout
+    assert f"the figure is saved in {tmp_path / 'f.png'}" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "env", "window"), [
+    (["--no-show"], {"DISPLAY": ":0"}, "not opened (--no-show)"),
+    (["--json"], {"DISPLAY": ":0"}, "not opened (--json; add --show to open one)"),
+    ([], {"DISPLAY": ":0", "MPLBACKEND": "Agg"},
+     "none: matplotlib's backend 'Agg' cannot open windows (MPLBACKEND=Agg)"),
+    ([], {"DISPLAY": ":0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+     "none: matplotlib's backend 'module://matplotlib_inline.backend_inline' cannot open windows"),
+    ([], {"WAYLAND_DISPLAY": "wayland-h15-none", "MPLBACKEND": "Agg"}, "none: matplotlib's backend 'Agg'"),
+    (["--no-figure"], {}, "none: no display here (DISPLAY and WAYLAND_DISPLAY are not set); no figure saved"),
+])
+def test_when_there_is_no_window_the_summary_says_why(tmp_path, args, env, window):
+    """The window decision: --no-show and --json never open one; a display needs an interactive
+    matplotlib backend too (the notebook's inline backend, or Agg, has none)."""
+    r = run("--output", tmp_path / "f.png", *args, env=headless_env(**env))
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)["window"] if "--json" in args else \
+        next(ln for ln in r.stdout.splitlines() if ln.startswith("window  : ")).removeprefix("window  : ")
+    assert shown.startswith(window), shown
+
+
+def _xvfb(tmp_path):
+    """Start a virtual X display (Debian's xvfb) and return (process, DISPLAY), or skip."""
+    import shutil
+
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("Xvfb and xdotool are not installed (apt install xvfb xdotool)")
+    pytest.importorskip("tkinter")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def test_with_a_display_the_figure_opens_in_a_window(tmp_path):
+    """Under a real (virtual) X server the seed command saves the figure, prints the summary,
+    opens a window and waits; pressing q in the window (matplotlib's quit key) ends it."""
+    xvfb, display = _xvfb(tmp_path)
+    env = headless_env(DISPLAY=display)
+    try:
+        proc = subprocess.Popen([sys.executable, str(PROGRAM), "--mode", "depthwise"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("window"):
+                break
+        assert lines[-1].startswith("window  : opened with matplotlib's") and lines[-1].endswith("close it to finish")
+        assert (tmp_path / "convolution_depthwise.png").exists()  # saved before the window opens
+        title = "convolution_program.py --mode depthwise"
+        deadline, wid = time.monotonic() + 30, ""
+        while time.monotonic() < deadline and not wid:
+            wid = subprocess.run(["xdotool", "search", "--name", title], env=env, capture_output=True,
+                                 text=True).stdout.split()[:1]
+            wid = wid[0] if wid else ""
+            time.sleep(0.1)
+        assert wid, "no window appeared"
+        assert proc.poll() is None  # it waits for the window to be closed
+        time.sleep(0.3)
+        subprocess.run(["xdotool", "mousemove", "--window", wid, "40", "40", "key", "q"], env=env, check=True)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and err == "", err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+def test_signal_closes_the_window(tmp_path):
+    """SIGTERM while the window is open ends the program cleanly (a Tk main loop would
+    otherwise keep it alive until the next GUI event)."""
+    xvfb, display = _xvfb(tmp_path)
+    try:
+        proc = subprocess.Popen([sys.executable, str(PROGRAM), "--mode", "pointwise"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=headless_env(DISPLAY=display))
+        for line in proc.stdout:
+            if line.startswith("window"):
+                break
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert err.strip() == ("convolution_program.py: error: interrupted (SIGTERM); the figure is saved in "
+                               "convolution_pointwise.png")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
 
 
 def test_main_in_process(tmp_path, capsys):

@@ -435,3 +435,63 @@ def test_depthwise_separable_takes_the_same_pointwise_weights_as_pointwise(strid
         np.testing.assert_allclose(got, pointwise_conv2d(mid, weights), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"C_in = 3 .*got shape \(4, 2\)"):
         depthwise_separable_conv2d(image, dk, rand(4, 2), stride=stride)
+
+
+# ------------------------------------------------------------ grouped convolution
+@pytest.mark.parametrize("c_in,c_out,groups", [(4, 6, 2), (6, 6, 3), (6, 4, 2), (3, 6, 3), (4, 4, 4), (6, 3, 1)])
+@pytest.mark.parametrize("stride,padding,dilation", [(1, "same", 1), (2, "valid", 1), (1, 1, 2), (3, "same", 1)])
+def test_grouped_matches_loop(c_in, c_out, groups, stride, padding, dilation):
+    image, kernel = rand(9, 8, c_in), rand(3, 2, c_in // groups, c_out)
+    expected = conv2d_loop(image, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    got = conv2d(image, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_grouped_loop_is_independent_per_group():
+    """Hand-built check of the loop: a grouped conv is g standard convs on channel slices, outputs concatenated."""
+    image, kernel = rand(7, 7, 6), rand(3, 3, 2, 9)
+    parts = [conv2d_loop(image[:, :, 2 * g : 2 * g + 2], kernel[:, :, :, 3 * g : 3 * g + 3]) for g in range(3)]
+    np.testing.assert_allclose(conv2d_loop(image, kernel, groups=3), np.concatenate(parts, axis=2), atol=1e-12)
+
+
+def test_groups_one_is_the_standard_convolution():
+    image, kernel = rand(10, 9, 4), rand(3, 3, 4, 5)
+    np.testing.assert_array_equal(conv2d(image, kernel, groups=1), conv2d(image, kernel))
+    np.testing.assert_allclose(conv2d_loop(image, kernel, groups=1), conv2d_loop(image, kernel), atol=0)
+
+
+@pytest.mark.parametrize("multiplier", [1, 2, 3])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_groups_c_in_is_depthwise_with_pytorch_channel_order(multiplier, stride):
+    """groups = C_in, C_out = M*C_in: output channel c*M + m is channel c filtered by kernel[..., 0, c*M + m]."""
+    c = 3
+    image, grouped_kernel = rand(11, 10, c), rand(3, 3, 1, c * multiplier)
+    depthwise_kernel = grouped_kernel[:, :, 0, :].reshape(3, 3, c, multiplier)  # (Kh, Kw, C, M)
+    expected = depthwise_conv2d(image, depthwise_kernel, stride=stride)
+    np.testing.assert_allclose(conv2d(image, grouped_kernel, groups=c, stride=stride), expected, atol=1e-12)
+    np.testing.assert_allclose(conv2d_loop(image, grouped_kernel, groups=c, stride=stride), expected, atol=1e-12)
+    # the channel order, one output at a time
+    for ch in range(c):
+        for m in range(multiplier):
+            alone = depthwise_conv2d(image[:, :, ch], grouped_kernel[:, :, 0, ch * multiplier + m], stride=stride)
+            np.testing.assert_allclose(expected[:, :, ch * multiplier + m], alone, atol=1e-12)
+
+
+def test_groups_float32_stays_float32():
+    image, kernel = rand(8, 8, 4, dtype=np.float32), rand(3, 3, 2, 4, dtype=np.float32)
+    got = conv2d(image, kernel, groups=2)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, conv2d_loop(image.astype(np.float64), kernel.astype(np.float64), groups=2),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_shape,groups,message", [
+    ((3, 3, 2, 6), 4, r"groups = 4 must divide both C_in = 6 and C_out = 6; choose a common divisor \(1, 2, 3, 6\)"),
+    ((3, 3, 2, 5), 3, r"groups = 3 must divide both C_in = 6 and C_out = 5; choose a common divisor \(1\)"),
+    ((3, 3, 6, 6), 2, r"kernel expects 6 input channels but the image has 6 / groups = 3 per group"),
+    ((3, 3, 3, 6), 0, r"groups must be a positive integer, got 0"),
+    ((3, 3, 3, 6), 2.0, r"groups must be a positive integer, got 2.0"),
+])
+def test_groups_bad_arguments_say_what_is_wrong(kernel_shape, groups, message):
+    with pytest.raises(ValueError, match=message):
+        conv2d(rand(8, 8, 6), rand(*kernel_shape), groups=groups)

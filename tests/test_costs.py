@@ -101,3 +101,39 @@ def test_kinds_and_formatting():
     assert format_count(568_740_352, "MACs") == "568.74 M MACs"
     assert format_count(27, "params") == "27 params"
     assert "FLOPs" in str(conv_cost("standard", (8, 8, 3), 3, 4))
+
+
+# ------------------------------------------------------------ grouped convolution
+@pytest.mark.parametrize("groups", [1, 2, 4, 8])
+def test_grouped_cost_divides_by_groups(groups):
+    std = conv_cost("standard", (16, 16, 8), 3, 16)
+    grp = conv_cost("standard", (16, 16, 8), 3, 16, groups=groups)
+    assert (grp.macs * groups, grp.params * groups, grp.out_shape) == (std.macs, std.params, std.out_shape)
+    assert conv_cost("standard", (16, 16, 8), 3, 16, groups=groups, bias=True).params == grp.params + 16
+
+
+def test_groups_c_in_costs_the_same_as_depthwise():
+    for m in (1, 2, 3):
+        grp = conv_cost("standard", (20, 18, 4), 3, 4 * m, groups=4, stride=2)
+        dw = conv_cost("depthwise", (20, 18, 4), 3, depth_multiplier=m, stride=2)
+        assert (grp.macs, grp.params, grp.out_shape) == (dw.macs, dw.params, dw.out_shape)
+
+
+def test_grouped_cost_counts_what_the_op_computes():
+    """MACs = output values x (Kh Kw C_in/g): the number of products the loop sums for each output value."""
+    image, kernel = np.ones((7, 6, 6)), np.ones((3, 3, 2, 9))
+    out = conv.conv2d(image, kernel, groups=3, padding="valid")
+    cost = conv_cost("standard", image.shape, 3, 9, groups=3, padding="valid")
+    assert cost.out_shape == out.shape and cost.macs == out.size * 3 * 3 * 2 and cost.params == kernel.size
+    assert out.max() == 3 * 3 * 2  # every output value is a sum of 18 products
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"kind": "standard", "out_channels": 6, "groups": 4}, "groups = 4 must divide both C_in = 8 and C_out = 6"),
+    ({"kind": "depthwise", "groups": 2}, "groups applies to a standard convolution only"),
+    ({"kind": "standard", "out_channels": 8, "groups": 0}, "groups must be a positive integer"),
+])
+def test_grouped_cost_bad_groups(kwargs, message):
+    kind = kwargs.pop("kind")
+    with pytest.raises(ValueError, match=message):
+        conv_cost(kind, (8, 8, 8), 3, **kwargs)

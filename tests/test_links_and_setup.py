@@ -74,7 +74,23 @@ def test_readme_has_binder_badge_and_tested_versions():
 
 
 def _setup_cell(nb_path: Path) -> str:
-    return nbformat.read(nb_path, as_version=4).cells[1].source
+    nb = nbformat.read(nb_path, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_is_the_one_from_helpers_repo(nb_path):
+    """Clone URL and branch come from helpers/repo.py; the cell is tools/sync_setup_cells.py's template."""
+    cell = _setup_cell(nb_path)
+    assert cell == repo.setup_cell(), f"{nb_path.name}: setup cell differs; run python tools/sync_setup_cells.py"
+    assert f'"{repo.CLONE_URL}"' in cell and f'"--branch", "{repo.BRANCH}"' in cell
+    assert '"--quiet"' in cell and "capture_output=True" in cell  # git prints nothing unless the clone fails
+
+
+def test_sync_setup_cells_check_agrees():
+    r = subprocess.run([sys.executable, "tools/sync_setup_cells.py", "--check"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def _tree() -> set[str]:
@@ -100,17 +116,21 @@ def test_setup_cell_is_quiet_and_finds_helpers(cwd):
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_from_the_repository_root(nb_path):
     """nbval runs them from notebooks/; here the working directory is the repository root."""
-    from nbclient import NotebookClient
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    run_notebooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_notebooks)
     nb = nbformat.read(nb_path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    run_notebooks.make_client(nb, ROOT, timeout=300).execute()  # immune to nbclient's Output-widget stall
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
 
 
 # Core widgets that exist in ipywidgets 7 (Colab) and 8 alike; the explorers use nothing else.
 IPYWIDGETS_7_CORE = {"IntSlider", "FloatSlider", "Dropdown", "ToggleButtons", "Checkbox", "VBox", "HBox",
-                     "Output", "interactive_output", "Label", "HTML", "Button", "Layout"}
+                     "Output", "interactive_output", "Label", "HTML", "Button", "Layout", "Play", "SelectionSlider",
+                     "jslink"}
 
 
 def test_widgets_use_only_core_ipywidgets_7_api():

@@ -67,6 +67,24 @@ def one_by_one_view(preset: str, out_channels: int, relu: bool, image: str = "ph
     return View(panels=[(f"out c{i}", out[:, :, i]) for i in range(out.shape[2])], text=text, shared_scale=False)
 
 
+def _rules_03(values: dict) -> dict:
+    """out channels: fixed by grayscale and the swap, at most 3 for YCbCr and PCA; ReLU: inert when the
+    preset's outputs are never negative."""
+    preset = values["preset"]
+    rules: dict = {}
+    if preset == "grayscale":
+        rules["out_channels"] = {"disabled": "grayscale has exactly one output channel"}
+    elif preset == "swap_rb":
+        rules["out_channels"] = {"disabled": "the swap is a permutation of R, G, B: three output channels"}
+    elif preset in ("ycbcr", "pca"):
+        rules["out_channels"] = {"max": 3}
+    img = _image("photo")
+    w, b, _ = one_by_one_weights(preset, min(int(values["out_channels"]), 3 if preset != "random" else 6), img)
+    if (conv.pointwise_conv2d(img, w) + b).min() >= 0:
+        rules["relu"] = {"disabled": f"every output value of {preset} is already >= 0, so a ReLU changes nothing"}
+    return rules
+
+
 def one_by_one() -> Explorer:
     """Notebook 03's explorer: weight preset, number of output channels, ReLU."""
     controls = {
@@ -74,7 +92,9 @@ def one_by_one() -> Explorer:
         "out_channels": ("slider", 1, 6, 1, 3),
         "relu": ("checkbox", False),
     }
-    return Explorer(controls, one_by_one_view, ncols=6)
+    states = [{"preset": "ycbcr"}, {"preset": "pca", "out_channels": 2}, {"preset": "grayscale"},
+              {"preset": "random", "relu": True}]
+    return Explorer(controls, one_by_one_view, ncols=3, panel_size=3.1, rules=_rules_03, states=states)
 
 
 # ------------------------------------------------------------------ bottleneck
@@ -147,7 +167,10 @@ def bottleneck_view(c_in: int, c_mid: int, k: int) -> View:
                                                                                         np.array([kept]))},
                   "bottleneck width C_mid", "share of the variance", ylim=(0.0, 1.02)),
     ]
-    return View(lines=panels, text=text)
+    return View(lines=panels, text=text, alt=(
+        f"Two line plots against the bottleneck width C_mid for C_in = {c_in}, K = {k}: the MACs of the "
+        "bottleneck over those of the direct convolution (log scale), and the share of the feature map's variance "
+        f"kept by the best C_mid-channel 1x1; the current width {c_mid} is marked on both."))
 
 
 def bottleneck() -> Explorer:
@@ -157,7 +180,7 @@ def bottleneck() -> Explorer:
         "c_mid": ("slider", 4, 256, 4, 64),
         "k": ("slider", 3, 7, 2, 3),
     }
-    return Explorer(controls, bottleneck_view, ncols=2, panel_size=4.0)
+    return Explorer(controls, bottleneck_view, ncols=2, panel_size=4.0, states=[{"c_mid": 256}, {"k": 7}])
 
 
 # ------------------------------------------------------------ two 1x1s, ReLU
@@ -200,4 +223,5 @@ def two_one_by_ones() -> Explorer:
         "relu": ("checkbox", True),
         "centred": ("checkbox", True),
     }
-    return Explorer(controls, two_one_by_ones_view, ncols=4, panel_size=3.0)
+    return Explorer(controls, two_one_by_ones_view, ncols=2, panel_size=3.1,
+                    states=[{"relu": False}, {"centred": False}])

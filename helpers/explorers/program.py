@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import cli, kernels
 from ..costs import format_count
 from ..images import SAMPLES
-from ..widgets import Explorer, View
+from ..widgets import Explorer, Panel, View
 from ._common import SPATIAL_NAMES, _image
+
+PADDINGS_05 = ["same", "valid", "1", "2"]  # "0" would be the same as "valid"
+
+
+def _kernel_picture(k: np.ndarray) -> np.ndarray:
+    """A kernel of any mode as one 2-D picture: (Kh, Kw) as is, (C_in, C_out) pointwise weights as
+    a matrix, (Kh, Kw, C) and (Kh, Kw, C_in, C_out) as a mosaic of their (Kh, Kw) slices (NaN between)."""
+    if k.ndim == 2:
+        return k
+    k4 = k[:, :, None, :] if k.ndim == 3 else k
+    kh, kw, a, b = k4.shape
+    out = np.full((a * (kh + 1) - 1, b * (kw + 1) - 1), np.nan)
+    for i in range(a):
+        for j in range(b):
+            out[i * (kh + 1):i * (kh + 1) + kh, j * (kw + 1):j * (kw + 1) + kw] = k4[:, :, i, j]
+    return out
 
 
 def command_line(mode: str, kernel: str, image: str, stride: int, padding: str) -> str:
@@ -40,7 +58,23 @@ def program_view(mode: str, kernel: str, image: str, stride: int, padding: str) 
             f"kernel {tuple(used.shape)} -> output {out.shape}: {format_count(cost.macs, 'MACs')} "
             f"= {format_count(cost.flops, 'FLOPs')}, {format_count(cost.params, 'params')}",
             *[f"note: {n}" for n in notes]]
-    return View(panels=[(f"out c{i}", out[:, :, i]) for i in range(out.shape[2])], text="\n".join(text))
+    what = "pointwise weights (C_in × C_out)" if mode == "pointwise" else f"kernel {tuple(used.shape)}"
+    panels = [Panel(f"input {image}\n{img.shape[0]}×{img.shape[1]}×{img.shape[2]}", img, kind="rgb", newrow=True),
+              Panel(what, _kernel_picture(np.asarray(used, dtype=float)), kind="kernel", group="kernel", width=1.4)]
+    panels += [Panel(f"out c{i}", out[:, :, i], group="out", newrow=i == 0) for i in range(out.shape[2])]
+    return View(panels=panels, text="\n".join(text))
+
+
+def _rules_05(values: dict) -> dict:
+    mode = values["mode"]
+    pointwise = mode == "pointwise"
+    rules: dict = {"kernel": {"options": ["default", *(kernels.POINTWISE_PRESETS if pointwise else SPATIAL_NAMES)]}}
+    if pointwise:
+        rules["stride"] = {"max": 1, "disabled": "the program's pointwise (1x1) mode takes no --stride"}
+        rules["padding"] = {"options": ["same"], "disabled": "a 1x1 kernel needs no padding"}
+    elif mode == "spatial_separable":
+        rules["stride"] = {"max": 1, "disabled": "the program's spatial_separable mode supports stride 1 only"}
+    return rules
 
 
 def program() -> Explorer:
@@ -50,6 +84,9 @@ def program() -> Explorer:
         "kernel": ("dropdown", ["default", *SPATIAL_NAMES, *kernels.POINTWISE_PRESETS], "default"),
         "image": ("dropdown", ["test_card", "photo"], "test_card"),
         "stride": ("slider", 1, 4, 1, 1),
-        "padding": ("dropdown", ["same", "valid", "0", "1", "2"], "same"),
+        "padding": ("dropdown", PADDINGS_05, "same"),
     }
-    return Explorer(controls, program_view, ncols=4)
+    states = [{"mode": "pointwise", "kernel": "grayscale"}, {"mode": "standard", "stride": 2, "padding": "valid"},
+              {"mode": "spatial_separable", "kernel": "sobel_x", "image": "photo"},
+              {"mode": "depthwise_separable", "kernel": "gaussian", "padding": "2"}]
+    return Explorer(controls, program_view, ncols=3, panel_size=2.65, rules=_rules_05, states=states)

@@ -88,7 +88,10 @@ def residual_view(depth: int, learning_rate: float, batchnorm: bool, shortcut: s
                   {"plain": (blocks, plain_grads), f"residual ({shortcut})": (blocks, res_grads)},
                   "block (0 = first hidden layer)", "RMS of dL/dh", logy=True),
     ]
-    return View(lines=panels, text=text)
+    return View(lines=panels, text=text, alt=(
+        f"Two line plots for {depth} blocks, learning rate {learning_rate:g}, {bn} batch norm: the training loss "
+        f"(log scale) of the plain and the residual ({shortcut}) network against the SGD step, and the RMS of the "
+        "gradient entering each block at initialisation (log scale) for both."))
 
 
 def residual() -> Explorer:
@@ -99,4 +102,5 @@ def residual() -> Explorer:
         "batchnorm": ("checkbox", True),
         "shortcut": ("toggle", list(SHORTCUTS), "v1"),
     }
-    return Explorer(controls, residual_view, ncols=2, panel_size=4.0)
+    return Explorer(controls, residual_view, ncols=2, panel_size=4.0,
+                    states=[{"depth": 4}, {"learning_rate": 1.0}, {"batchnorm": False}, {"shortcut": "pre-activation"}])

@@ -2,52 +2,185 @@
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import conv, kernels
 from ..costs import conv_cost, format_count
-from ..widgets import Explorer, View
+from ..widgets import Explorer, Panel, View
 from ._common import RGB, SPATIAL_NAMES, _image, _kernel
+
+PASSES = ["full K×K", "pass 1: column K×1", "pass 2: row 1×K"]
+PADDINGS_01 = ["same", "valid", "1", "2"]
+
+
+def window_factors(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer column and row factors of the sliding-window kernel: binomial smoothing (K,)
+    and a binomial derivative (K,) -- Sobel's [1, 2, 1] and [-1, 0, 1] for K = 3."""
+    col = np.array([comb(k - 1, i) for i in range(k)], dtype=float)
+    row = np.convolve([comb(k - 2, i) for i in range(k - 1)], [-1, 1]).astype(float) if k > 1 else np.ones(1)
+    return col, row
+
+
+def _window_grid(n: int) -> np.ndarray:
+    """The sliding-window input: small integers 0-9 (seeded), (n, n)."""
+    return np.random.default_rng(0).integers(0, 10, size=(n, n)).astype(float)
+
+
+def _window_setup(n: int, kernel: int, stride: int, padding: str, dilation: int, step: str) -> dict:
+    """Everything one pass of the sliding window needs: padded grid, kernel, strides, outputs."""
+    pad = int(padding) if padding.isdigit() else padding
+    rows = conv.pad_amounts(n, kernel, stride=stride, padding=pad, dilation=dilation)
+    cols = conv.pad_amounts(n, kernel, stride=stride, padding=pad, dilation=dilation)
+    image = np.pad(_window_grid(n), ((rows.before, rows.after), (cols.before, cols.after)))
+    mask = np.ones(image.shape, bool)
+    mask[rows.before:rows.before + n, cols.before:cols.before + n] = False
+    col, row = window_factors(kernel)
+    full = np.outer(col, row)
+    # pass 1: the column filter down the padded grid (row stride s, row dilation d)
+    p1 = np.array([[sum(image[y * stride + i * dilation, x] * col[i] for i in range(kernel))
+                    for x in range(image.shape[1])] for y in range(rows.out)])
+    if step == PASSES[0]:
+        out = np.array([[np.sum(image[y * stride:y * stride + dilation * (kernel - 1) + 1:dilation,
+                                      x * stride:x * stride + dilation * (kernel - 1) + 1:dilation] * full)
+                         for x in range(cols.out)] for y in range(rows.out)])
+        return dict(grid=image, mask=mask, kernel=full, out=out, stride=(stride, stride),
+                    dilation=(dilation, dilation), rows=rows, cols=cols)
+    if step == PASSES[1]:
+        return dict(grid=image, mask=mask, kernel=col[:, None], out=p1, stride=(stride, 1), dilation=(dilation, 1),
+                    rows=rows, cols=cols)
+    p2 = np.array([[sum(p1[y, x * stride + j * dilation] * row[j] for j in range(kernel))
+                    for x in range(cols.out)] for y in range(rows.out)])
+    mask2 = np.zeros(p1.shape, bool)  # the intermediate keeps the padded columns (zeros)
+    mask2[:, :cols.before] = mask2[:, cols.before + n:] = True
+    return dict(grid=p1, mask=mask2, kernel=row[None, :], out=p2, stride=(1, stride),
+                dilation=(1, dilation), rows=rows, cols=cols)
+
+
+def sliding_window_rules(values: dict) -> dict:
+    """Valid padding, dilation, stride and position for the current setting of the sliding window."""
+    n, k = values["n"], values["kernel"]
+    rules: dict = {}
+    # paddings with distinct amounts that let the window fit (valid pads nothing)
+    seen, options = set(), []
+    for p in PADDINGS_01:
+        pad = int(p) if p.isdigit() else p
+        amounts = conv.pad_amounts(n, k, stride=values["stride"], padding=pad, dilation=values["dilation"])
+        fits = n + sum(conv.pad_amounts(n, k, padding=pad)[:2]) >= k
+        if fits and (amounts.before, amounts.after) not in seen:
+            seen.add((amounts.before, amounts.after))
+            options.append(p)
+    rules["padding"] = {"options": options}
+    padding = values["padding"] if values["padding"] in options else options[0]
+    pad = int(padding) if padding.isdigit() else padding
+
+    def fits(d: int) -> bool:
+        a = conv.pad_amounts(n, k, padding=pad, dilation=d)
+        return n + a.before + a.after >= d * (k - 1) + 1
+
+    d_max = max(d for d in (1, 2, 3) if fits(d))
+    rules["dilation"] = {"max": d_max}
+    if d_max == 1:
+        rules["dilation"]["disabled"] = (f"a dilated {k}-tap window does not fit in {n} pixels with padding "
+                                         f"{padding!r}")
+    d = min(values["dilation"], d_max)
+    sizes = [conv.output_size((n, n), k, stride=s, padding=pad, dilation=d)[0] for s in (1, 2, 3)]
+    s_max = 1 + max([i for i in (1, 2) if sizes[i] != sizes[i - 1]] or [0])
+    rules["stride"] = {"max": s_max}
+    if s_max == 1:
+        rules["stride"]["disabled"] = f"the output is {sizes[0]} pixel(s) wide at every stride"
+    s = min(values["stride"], s_max)
+    setup = _window_setup(n, k, s, padding, d, values["step"])
+    rules["position"] = {"max": setup["out"].size - 1}
+    if setup["out"].size == 1:
+        rules["position"]["disabled"] = "the output has one pixel"
+    return rules
+
+
+def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation: int, step: str, position: int,
+                        strip: bool = False, out_row: int | None = None, out_col: int | None = None) -> View:
+    """The padded input with the window of one output pixel, and the output grid, for one pass.
+
+    ``strip``: the windows of the first, second and last output pixels side by side (the static
+    view). ``out_row``/``out_col`` pick the output pixel instead of ``position`` (one window).
+    """
+    s = _window_setup(n, kernel, stride, padding, dilation, step)
+    ho, wo = s["out"].shape
+    if out_row is not None or out_col is not None:
+        position = min(out_row or 0, ho - 1) * wo + min(out_col or 0, wo - 1)
+        strip = False
+    r, c = divmod(position, wo)
+    rows, cols = s["rows"], s["cols"]
+    kh, kw = s["kernel"].shape
+    value = s["out"][r, c]
+    formula = (f"output size = floor((n + pad_total - d·(k-1) - 1) / s) + 1 = {rows.out}×{cols.out}  "
+               f"(n={n}, k={kernel}, s={stride}, d={dilation}, padding {padding!r}: "
+               f"{rows.before}+{rows.after} rows, {cols.before}+{cols.after} cols)")
+    where = {PASSES[0]: f"{kernel}×{kernel} kernel = column ⊗ row",
+             PASSES[1]: f"pass 1: column {kernel}×1 down the padded grid -> {ho}×{wo} intermediate",
+             PASSES[2]: f"pass 2: row 1×{kernel} along the intermediate -> {ho}×{wo} output"}[step]
+    macs = kh * kw * ho * wo
+    text = "\n".join([formula, f"{where}: {kh * kw} MACs per output pixel, {macs} MACs in this pass",
+                      f"out[{r}, {c}] = sum of {kh * kw} products = {value:g}"])
+    positions = sorted({0, min(1, ho * wo - 1), ho * wo - 1}) if strip else [position]
+
+    def draw(fig: Figure) -> None:
+        from ..plotting import draw_window_step
+
+        font = 8.0  # 11 px at 100 dpi; a cell is at least 30 px
+        if strip:
+            axes = fig.subplots(2, len(positions), squeeze=False, height_ratios=[s["grid"].shape[0], ho])
+            for i, p in enumerate(positions):
+                pr, pc = divmod(p, wo)
+                draw_window_step(axes[0, i], axes[1, i], s["grid"], s["mask"], s["kernel"], s["out"], (pr, pc),
+                                 stride=s["stride"], dilation=s["dilation"], fontsize=font)
+                axes[0, i].set_title(f"window of out[{pr}, {pc}]", fontsize=10)
+                axes[1, i].set_title(f"out[{pr}, {pc}] = {s['out'][pr, pc]:g}", fontsize=10)
+        else:
+            ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[s["grid"].shape[1], max(kw, 2) + 1, max(wo, 3)])
+            draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
+                             stride=s["stride"], dilation=s["dilation"], fontsize=font)
+            ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: padding)", fontsize=10)
+            ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
+            ax_k.imshow(s["kernel"], cmap="RdBu_r", vmin=-np.abs(s["kernel"]).max(), vmax=np.abs(s["kernel"]).max())
+            for (y, x), v in np.ndenumerate(s["kernel"]):
+                ax_k.text(x, y, f"{v:g}", ha="center", va="center", fontsize=8)
+            ax_k.set_xticks([])
+            ax_k.set_yticks([])
+            ax_k.set_title(f"kernel {kh}×{kw}", fontsize=10)
+        fig.suptitle(f"{step}, stride {stride}, padding {padding!r}, dilation {dilation}", fontsize=11)
+
+    alt = (f"Sliding window, {step}: padded input grid {s['grid'].shape[0]}×{s['grid'].shape[1]} with padding shaded "
+           f"and the {kh}×{kw} window (stride {stride}, dilation {dilation}) "
+           + (f"at output positions {', '.join(str(divmod(p, wo)) for p in positions)}" if strip
+              else f"at out[{r}, {c}]")
+           + f"; the {ho}×{wo} output grid with the values produced so far")
+    return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions))
 
 
 def sliding_window() -> Explorer:
-    """Which input pixels feed one output pixel, for any padding, stride and dilation."""
-
-    def compute(n: int, kernel: int, stride: int, padding: str, dilation: int, out_row: int, out_col: int) -> View:
-        pad = int(padding) if padding.isdigit() else padding
-        try:
-            h_out, w_out = conv.output_size((n, n), kernel, stride=stride, padding=pad, dilation=dilation)
-        except ValueError as exc:
-            message = str(exc)
-            return View(text=f"error: {message}",
-                        draw=lambda fig: fig.text(0.5, 0.5, message[:90], ha="center", wrap=True))
-        r, c = min(out_row, h_out - 1), min(out_col, w_out - 1)
-
-        def draw(fig: Figure) -> None:
-            from ..plotting import draw_sliding_window
-
-            draw_sliding_window(fig.add_subplot(1, 1, 1), (n, n), (kernel, kernel), (r, c), stride=stride,
-                                padding=pad, dilation=dilation)
-
-        text = (f"output size = floor((n + pad_total - d·(k-1) - 1) / s) + 1 = {h_out}×{w_out}   "
-                f"(n={n}, k={kernel}, s={stride}, d={dilation}, padding={padding!r}); showing out[{r}, {c}]")
-        return View(text=text, draw=draw)
-
+    """Which input pixels feed each output pixel, for the full kernel and its two 1-D passes;
+    a play button walks the window over every output position."""
     controls = {
-        "n": ("slider", 3, 9, 1, 6),
-        "kernel": ("slider", 1, 5, 1, 3),
+        "step": ("toggle", PASSES, PASSES[0]),
+        "n": ("slider", 4, 8, 1, 6),
+        "kernel": ("slider", 2, 5, 1, 3),
         "stride": ("slider", 1, 3, 1, 1),
-        "padding": ("dropdown", ["same", "valid", "0", "1", "2"], "same"),
+        "padding": ("dropdown", PADDINGS_01, "same"),
         "dilation": ("slider", 1, 3, 1, 1),
-        "out_row": ("slider", 0, 8, 1, 1),
-        "out_col": ("slider", 0, 8, 1, 2),
+        "position": ("play", 0, 35, 1, 0),
     }
-    return Explorer(controls, compute, ncols=2, panel_size=3.2, dpi=72)
+    states = [{"padding": "valid", "kernel": 2, "n": 5}, {"step": PASSES[1], "stride": 2, "padding": "2"},
+              {"step": PASSES[2], "dilation": 2, "position": 5}, {"n": 4, "kernel": 5, "padding": "1"}]
+    return Explorer(controls, sliding_window_view, ncols=3, panel_size=3.0, rules=sliding_window_rules,
+                    states=states, static={"strip": True})
 
 
 def separable_view(kernel: str, size: int, sigma: float, method: str, image: str) -> View:
-    """Every channel of the sample image filtered fully, separably, or by the best rank-1 kernel."""
+    """Every channel of the sample image filtered fully, separably, or by the best rank-1 kernel;
+    the kernel, its column and row factors and their outer product; the difference from full."""
     img = _image(image)
     k = _kernel(kernel, size, sigma)
     sep = kernels.separability(k)
@@ -76,9 +209,27 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
         f"best rank-1     : {kh + kw:3d} MACs per pixel and channel -> {format_count(sep_cost.macs, 'MACs')}",
         f"showing {method}: max |difference from full| = {diff.max():.2e}",
     ]
-    panels = [(f"{method}: {name}", out[:, :, i]) for i, name in enumerate(RGB)]
-    panels.append(("|difference| vs full", diff))
-    return View(panels=panels, text="\n".join(lines), shared_scale=False)
+    col, row = sep.column, sep.row
+    panels = [
+        Panel(f"input {image}", img, kind="rgb", width=1.0, newrow=True),
+        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.65),
+        Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="kernel", width=0.2),
+        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.65),
+        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.65),
+    ]
+    panels += [Panel(f"{method}: {name}", out[:, :, i], group="out", newrow=i == 0) for i, name in enumerate(RGB)]
+    panels.append(Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff",
+                        newrow=True))
+    return View(panels=panels, text="\n".join(lines))
+
+
+def _separable_rules(values: dict) -> dict:
+    rules: dict = {}
+    if values["kernel"] not in kernels.SIZED_KERNELS:
+        rules["size"] = {"disabled": f"{values['kernel']} is 3×3 only"}
+    if values["kernel"] != "gaussian":
+        rules["sigma"] = {"disabled": "sigma sets the width of the gaussian only"}
+    return rules
 
 
 def separable() -> Explorer:
@@ -90,4 +241,6 @@ def separable() -> Explorer:
         "sigma": ("float", 0.5, 4.0, 0.25, 1.5),
         "image": ("dropdown", ["test_card", "photo"], "test_card"),
     }
-    return Explorer(controls, separable_view, ncols=4)
+    states = [{"kernel": "laplacian", "method": "best rank-1"}, {"kernel": "random", "size": 5, "method": "full"},
+              {"kernel": "box", "size": 3, "image": "photo"}]
+    return Explorer(controls, separable_view, ncols=3, panel_size=2.65, rules=_separable_rules, states=states)

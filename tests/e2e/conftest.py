@@ -5,6 +5,10 @@ settings folder (autosave, news and update checks off; notebooks rendered withou
 windowing so every cell is in the page). Chromium is Debian's (/usr/bin/chromium),
 driven by Playwright; `playwright install` is not needed.
 
+The server runs on this Python unless LAB_PYTHON names another one: tests/compat runs one
+notebook's test against JupyterLab 4.0 and ipywidgets 7.8 from the oldest-versions
+environment that way.
+
 Without Chromium the tests skip with a message saying how to install it; in CI
 (REQUIRE_BROWSER=1, set by .ci/run) a missing browser is a failure.
 """
@@ -95,8 +99,9 @@ def lab(chromium: str) -> Lab:
                JUPYTERLAB_WORKSPACES_DIR=tempfile.mkdtemp(prefix="lab-workspaces-"))
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = open(OUTPUT / "jupyterlab.log", "w")  # noqa: SIM115 - closed when the session ends
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+    cmd = [os.environ.get("LAB_PYTHON") or sys.executable, "-m", "jupyter", "lab", "--no-browser",
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={ROOT}", f"--FileCheckpoints.root_dir={checkpoints}", "--expose-app-in-browser"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")

@@ -1,0 +1,149 @@
+"""The explorer machinery (helpers.widgets): readable figures, colour scales, rules, alt text."""
+
+import base64
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colorbar import Colorbar
+from matplotlib.text import Text
+
+from helpers import explorers
+from helpers.widgets import MAX_WIDTH_IN, Explorer, Panel, View
+
+FACTORIES = [explorers.sliding_window, explorers.separable, explorers.depthwise_pointwise, explorers.program,
+             explorers.one_by_one, explorers.bottleneck, explorers.two_one_by_ones, explorers.residual]
+
+
+def _drawn(ex):
+    fig = ex._fig
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    return fig, fig.canvas.get_renderer()
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_figures_are_readable_at_the_default_jupyterlab_width(factory):
+    """At most 960 px wide (shown unscaled in JupyterLab's 968-px output area at a 1400-px window),
+    every text at least 10 px tall, every image panel (not the small kernels) at least 250 px wide,
+    and an explicit white background."""
+    ex = factory()
+    for state in [{}, *ex.states]:
+        view, png = ex.render(**ex.settle(state)[0])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        fig, renderer = _drawn(ex)
+        assert fig.get_figwidth() <= MAX_WIDTH_IN + 1e-9, (state, fig.get_figwidth())
+        assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+        small = [t.get_text() for t in fig.findobj(Text)
+                 if t.get_text().strip() and t.get_visible() and t.get_fontsize() * ex.dpi / 72 < 10]
+        assert not small, f"text under 10 px in {state}: {small[:5]}"
+        if view.draw is None:
+            for artist, panel in zip(ex._artists, view.image_panels(), strict=True):
+                if panel.kind != "kernel":
+                    width = artist.axes.get_window_extent(renderer).width
+                    assert width >= 250, (state, panel.title, width)
+
+
+def test_signed_values_diverge_around_zero_with_one_colorbar_per_group():
+    signed = np.linspace(-1, 3, 100).reshape(10, 10)
+    ex = Explorer({"x": ("checkbox", False)}, lambda x: View(panels=[
+        Panel("input", np.full((10, 10, 3), 0.5), kind="rgb"),
+        Panel("a", signed, group="out"), Panel("b", signed / 2, group="out"),
+        Panel("gray", np.abs(signed)), Panel("diff", np.abs(signed) * 1e-3, kind="diff")]))
+    ex.render()
+    a, b, gray, diff = ex._artists[1:]
+    assert a.get_cmap().name == b.get_cmap().name == "RdBu_r"
+    assert a.get_clim() == b.get_clim() == (-3.0, 3.0)  # shared and centred at 0
+    assert gray.get_cmap().name == "gray" and gray.get_clim() == (0.0, 3.0)
+    assert diff.get_cmap().name == "gray" and diff.get_clim()[0] == 0.0
+    colorbars = [ax for ax in ex._fig.axes if hasattr(ax, "_colorbar") and isinstance(ax._colorbar, Colorbar)]
+    assert len(colorbars) == 3  # one for the group a+b, one for gray, one for diff; none for the RGB input
+
+
+def test_kernel_values_are_written_in_the_cells():
+    k = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    ex = Explorer({"x": ("checkbox", False)}, lambda x: View(panels=[Panel("kernel 3×3", k * (2 if x else 1),
+                                                                           kind="kernel")]))
+    ex.render()
+    assert [t.get_text() for t in ex._texts[0]] == ["1", "0", "-1", "2", "0", "-2", "1", "0", "-1"]
+    ex.render(x=True)
+    assert [t.get_text() for t in ex._texts[0]][:3] == ["2", "0", "-2"]  # updated in place
+
+
+def test_alt_text_describes_the_panels_and_follows_every_redraw():
+    ex = explorers.depthwise_pointwise()
+    a, _ = ex.render()
+    b, _ = ex.render(mode="pointwise", out_channels=2)
+    assert a.alt != b.alt
+    assert "mode depthwise" in a.alt and "out c0 ← R only (128×128, diverging" in a.alt
+    assert "mode pointwise" in b.alt and "out c1" in b.alt and "out c2" not in b.alt
+
+
+def test_show_stores_the_png_with_its_alt_and_prints_it(capsys):
+    """nbval compares text: the printed counts and the figure's plain-text form (its alt) are stored."""
+    shown = []
+    import IPython.display
+
+    original = IPython.display.display
+    IPython.display.display = lambda *args, **kw: shown.append((args, kw))
+    try:
+        ex = explorers.separable()
+        ex.show()
+    finally:
+        IPython.display.display = original
+    (bundle,), kw = shown[0]
+    assert kw["raw"] and base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    alt = kw["metadata"]["image/png"]["alt"]
+    assert alt and bundle["text/plain"] == f"Figure: {alt}"
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith(f"Figure: {alt}") and "max |difference from full|" in printed
+
+
+def test_every_stored_notebook_image_has_alt_text():
+    """Every image output stored in the notebooks carries a text alternative in its metadata."""
+    import json
+    from pathlib import Path
+
+    missing = []
+    for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/0*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                if "image/png" in out.get("data", {}):
+                    alt = out.get("metadata", {}).get("image/png", {}).get("alt", "")
+                    if not alt.strip():
+                        missing.append(f"{path.name} cell {i}")
+    assert not missing, f"image outputs without alt text: {missing}"
+
+
+def test_rules_settle_to_valid_values_and_report_reasons():
+    def rules(values):
+        return {"b": {"max": values["a"]}, "c": {"disabled": "c needs a > 2"} if values["a"] <= 2 else {}}
+
+    ex = Explorer({"a": ("slider", 1, 5, 1, 2), "b": ("slider", 0, 5, 1, 4), "c": ("checkbox", False)},
+                  lambda a, b, c: View(text=f"{a} {b} {c}"), rules=rules)
+    values, cons = ex.settle({})
+    assert values["b"] == 2 and ex.options("b", cons) == [0, 1, 2]  # moved into range, never beyond it
+    view = ex.view()
+    assert view.text == "2 2 False\nc is disabled: c needs a > 2"
+    assert ex.view(a=4, b=4).text == "4 4 False"
+
+
+def test_widget_disables_inert_controls_and_links_play():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets as w
+
+    ex = explorers.sliding_window()
+    box = ex.widget()
+    flat = [c for row in box.children[:-1] for c in (row.children if isinstance(row, w.HBox) else [row])]
+    flat = [g for c in flat for g in (c.children if isinstance(c, w.HBox) else [c])]
+    play = next(c for c in flat if isinstance(c, w.Play))
+    position = next(c for c in flat if isinstance(c, w.IntSlider) and c.description == "position")
+    assert play.max == position.max == 35  # 6x6 outputs
+    next(c for c in flat if getattr(c, "description", "") == "stride").value = 2
+    assert play.max == position.max == 8  # 3x3 outputs
+    n = next(c for c in flat if getattr(c, "description", "") == "n")
+    kernel = next(c for c in flat if getattr(c, "description", "") == "kernel")
+    n.value, kernel.value = 4, 5
+    padding = next(c for c in flat if getattr(c, "description", "") == "padding")
+    assert "valid" not in padding.options
