@@ -157,14 +157,15 @@ def bottleneck_view(c_in: int, c_mid: int, k: int) -> View:
             + f"the saving disappears at C_mid = {even:.0f} (2·C_in·C_mid + K²·C_mid² = K²·C_in²)\n"
             f"best {c_mid}-channel 1x1 (PCA, the least-squares optimum) keeps {kept:.1%} of the variance of a "
             f"{c_in}-channel feature map")
+    mark = np.array([c_mid, c_mid])
     panels = [
-        LinePanel("MACs of the bottleneck / direct KxK", {"bottleneck / direct": (widths, cost_ratio),
-                                                          f"C_mid = {c_mid}": (np.array([c_mid]),
-                                                                               np.array([bott / direct]))},
+        LinePanel("MACs of the bottleneck / direct KxK",
+                  {"bottleneck / direct": (widths, cost_ratio),
+                   "break-even (ratio 1)": (np.array([1, c_in]), np.ones(2)),
+                   f"C_mid = {c_mid}": (mark, np.array([cost_ratio.min(), max(cost_ratio.max(), 1.0)]))},
                   "bottleneck width C_mid", "cost ratio (log)", logy=True),
-        LinePanel("variance kept by the best C_mid-channel 1x1", {"PCA": (widths, np.cumsum(shares)),
-                                                                   f"C_mid = {c_mid}": (np.array([c_mid]),
-                                                                                        np.array([kept]))},
+        LinePanel("variance kept by the best C_mid-channel 1x1",
+                  {"PCA": (widths, np.cumsum(shares)), f"C_mid = {c_mid}": (mark, np.array([0.0, 1.0]))},
                   "bottleneck width C_mid", "share of the variance", ylim=(0.0, 1.02)),
     ]
     return View(lines=panels, text=text, alt=(
