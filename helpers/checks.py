@@ -338,3 +338,312 @@ def check_inception_3a(fn: Callable[[bool], int]) -> bool:
     saved = sum(c.macs for c in inception_3a_branches(False).values()) / sum(
         c.macs for c in inception_3a_branches(True).values())
     return _say(True, f"both totals right: the 1x1 reductions make inception (3a) {saved:.1f}x cheaper")
+
+
+# ---------------------------------------------------------------------------------------
+# Numeric and conceptual exercises of notebooks 01, 02 and 05 (predict a size, count MACs,
+# say which kernels separate or which layers mix channels). The learner fills a dict or a
+# set; ``...`` (Ellipsis) marks an answer not given yet. Each typical mistake is recognised
+# by the wrong number it produces and named.
+
+__all__ += [  # extended here so the exercise checks stay in one block
+    "check_output_size_predictions",
+    "check_separable_macs",
+    "check_which_separate",
+    "check_dw_separable_cost",
+    "check_which_mix_channels",
+    "check_program_prediction",
+]
+
+_TODO = "not implemented yet: replace each `...` with your answer"
+
+
+def _numbers(answers: object, keys: tuple[str, ...]) -> tuple[dict | None, str | None]:
+    """The learner's answers as ints, or a one-line problem."""
+    if not isinstance(answers, dict):
+        return None, f"answers should be a dict with keys {', '.join(keys)}, got {type(answers).__name__}"
+    missing = [k for k in keys if k not in answers]
+    if missing:
+        return None, f"answers is missing the key(s) {', '.join(missing)}"
+    if any(answers[k] is ... or answers[k] is None for k in keys):
+        return None, _TODO
+    out = {}
+    for k in keys:
+        v = answers[k]
+        if isinstance(v, tuple):
+            out[k] = tuple(int(x) for x in v)
+            continue
+        try:
+            out[k] = int(v)
+        except (TypeError, ValueError):
+            return None, f"answer {k!r} should be a whole number, got {v!r}"
+        if out[k] != v:
+            return None, f"answer {k!r} should be a whole number, got {v!r}"
+    return out, None
+
+
+def _diagnose(name: str, got: object, want: object, wrong: list[tuple[object, str]]) -> str | None:
+    """None when right; else 'name: expected ..., got ...' plus the hint of a known wrong value."""
+    if got == want:
+        return None
+    hints = list(dict.fromkeys(hint for value, hint in wrong if got == value and value != want))
+    if hints:
+        return f"{name}: got {got} -- " + "; or ".join(hints)
+    return f"{name}: got {got}, which is not one of the typical mistakes; redo the count step by step"
+
+
+def _report(problems: list[str], ok_message: str) -> bool:
+    if problems:
+        print(f"✗ {len(problems)} of the answers need another look:")
+        for p in problems:
+            print("   - " + p)
+        return False
+    return _say(True, ok_message)
+
+
+def check_output_size_predictions(answers: dict) -> bool:
+    """Notebook 01: output lengths for four settings (padding p is per side) and the total
+    padding that ``"same"`` adds for n=8, k=4, stride 1.
+
+    Keys: "a" n=32 k=5 s=1 p=2; "b" n=32 k=3 s=2 p=0; "c" n=28 k=3 s=1 p=0 dilation 2;
+    "d" n=9 k=3 s=2 p=1; "e" total padded pixels of "same" for n=8, k=4, s=1.
+    """
+    keys = ("a", "b", "c", "d", "e")
+    got, problem = _numbers(answers, keys)
+    if problem:
+        return _say(False, problem)
+    cases = {"a": (32, 5, 1, 2, 1), "b": (32, 3, 2, 0, 1), "c": (28, 3, 1, 0, 2), "d": (9, 3, 2, 1, 1)}
+    problems = []
+    for key, (n, k, s, p, d) in cases.items():
+        want = conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out
+        span = d * (k - 1) + 1
+        wrong = [
+            ((n + p - span) // s + 1, f"you padded {p} in total; padding={p} means {p} zero(s) on *each* side, "
+                                      f"2p = {2 * p} in total"),
+            (-(-(n + 2 * p - span) // s) + 1, "you rounded up; the last window must fit, so round down (floor)"),
+            ((n + 2 * p - span) // s, "off by one: the first window position counts too (+1)"),
+            ((n + 2 * p - span) // s + 2, "off by one: floor((n + 2p - span) / s) + 1, not + 2"),
+            ((n + 2 * p - k) // s + 1, f"a dilated kernel spans d(k-1)+1 = {span} pixels, not k = {k}"),
+            ((n - span) // s + 1, "you left out the padding"),
+            (n + 2 * p - span + 1, "you left out the stride"),
+        ]
+        diag = _diagnose(f"({key}) n={n}, k={k}, stride={s}, padding={p} per side, dilation={d}",
+                         got[key], want, wrong)
+        if diag:
+            problems.append(diag)
+    same = conv.pad_amounts(8, 4, stride=1, padding="same")
+    want_e = same.before + same.after
+    diag = _diagnose("(e) total padding of 'same' for n=8, k=4, stride 1", got["e"], want_e, [
+        (2 * (4 // 2), "that is k//2 on each side; 'same' pads only what the output ceil(n/s) needs: "
+                       "(out-1)*s + k - n in total"),
+        (4 // 2, "that is one side only; the total is (out-1)*s + k - n, split before/after"),
+        (want_e + 1, "off by one: the total is (out-1)*s + k - n"),
+    ])
+    if diag:
+        problems.append(diag)
+    return _report(problems, "all five sizes right: p per side in the formula, 'same' pads (out-1)*s + k - n "
+                             f"in total ({same.before} before, {same.after} after for n=8, k=4)")
+
+
+def check_separable_macs(answers: dict) -> bool:
+    """Notebook 01: MACs on a 64x64x16 feature map, 'same' padding, K = 7.
+
+    Keys: "full" (a per-channel 7x7, i.e. depthwise), "separable" (per-channel 7x1 then 1x7),
+    "inception" (a standard 1x7 conv 16->16 then a standard 7x1 conv 16->16).
+    """
+    keys = ("full", "separable", "inception")
+    got, problem = _numbers(answers, keys)
+    if problem:
+        return _say(False, problem)
+    h = w = 64
+    c, k = 16, 7
+    want = {"full": h * w * c * k * k, "separable": h * w * c * 2 * k, "inception": 2 * h * w * k * c * c}
+    problems = []
+    common = lambda v: [(2 * v, "that is FLOPs (2 x MACs); count multiply-accumulates"),  # noqa: E731
+                        (v // c, f"you forgot the channels: every one of the {c} channels is filtered")]
+    checks_ = {
+        "full": common(want["full"]) + [
+            (h * w * c * 2 * k, "that is the separable count; the full kernel has K² taps")],
+        "separable": common(want["separable"]) + [
+            (h * w * c * k, "that is one pass only; the separable version runs a 7x1 *and* a 1x7 pass (2K taps)"),
+            (h * w * c * k * k, "that is the full kernel's K² taps")],
+        "inception": common(want["inception"]) + [
+            (want["inception"] // 2, "that is one of the two layers; there is a 1x7 and a 7x1"),
+            (want["inception"] // c, "a standard conv mixes channels: each of the 16 outputs reads all 16 inputs "
+                                     "(x C_in x C_out)"),
+            (h * w * k * k * c * c, "that is a 7x7 standard conv (K² C_in C_out); the factorised pair has 2K")],
+    }
+    for key in keys:
+        diag = _diagnose(key, got[key], want[key], checks_[key])
+        if diag:
+            problems.append(diag)
+    return _report(problems, f"MACs right: full {want['full']:,}, separable {want['separable']:,} "
+                             f"({want['full'] / want['separable']:.1f}x fewer), Inception-style {want['inception']:,}")
+
+
+SEPARATE_CANDIDATES = {
+    "A": np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]),
+    "B": np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]]),
+    "C": np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 1.0], [0.0, 0.0, 0.0]]),
+    "D": np.eye(3) / 3,
+    "E": np.array([[2.0, 4.0, 6.0], [1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]]),
+}
+_SEPARATE_HINTS = {
+    "A": "it is outer([1, 2, 1], [1, 2, 1]) (a binomial blur): rank 1, it separates",
+    "B": "the cross is a *sum* of a horizontal and a vertical line (rank 2), not one outer product",
+    "C": "it has one non-zero row, outer([0, 1, 0], [1, -2, 1]), rank 1 -- it separates",
+    "D": "a diagonal line (a 45° motion blur) has rank 3: its rows are not multiples of one row",
+    "E": "every row is a multiple of [1, 2, 3]: outer([2, 1, -1], [1, 2, 3]), rank 1",
+}
+
+
+def check_which_separate(answer: set) -> bool:
+    """Notebook 01: which of ``SEPARATE_CANDIDATES`` (letters A-E) are exactly one column times one row?"""
+    if answer is ... or answer is None:
+        return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
+    try:
+        chosen = {str(a).strip().upper() for a in answer}
+    except TypeError:
+        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    unknown = chosen - set(SEPARATE_CANDIDATES)
+    if unknown:
+        return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-E")
+    from .kernels import separability
+
+    want = {name for name, k in SEPARATE_CANDIDATES.items() if separability(k).separable}
+    problems = [("you included " if name in chosen else "you left out ") + f"{name}: " + _SEPARATE_HINTS[name]
+                for name in sorted(chosen ^ want)]
+    return _report(problems, f"right: {', '.join(sorted(want))} are rank 1; the others need more than one term")
+
+
+def check_dw_separable_cost(answers: dict) -> bool:
+    """Notebook 02: a depthwise 3x3 (stride 1, 'same') then a pointwise 128 -> 256 on a 32x32x128 input.
+
+    Keys: "macs" and "params" of the pair (no bias, no batch norm).
+    """
+    keys = ("macs", "params")
+    got, problem = _numbers(answers, keys)
+    if problem:
+        return _say(False, problem)
+    hw, c, n, k2 = 32 * 32, 128, 256, 9
+    want = {"macs": hw * c * (k2 + n), "params": c * (k2 + n)}
+    per = {"macs": hw, "params": 1}
+    problems = []
+    for key in keys:
+        f = per[key]
+        wrong = [
+            (f * c * n, "that is the pointwise part only; add the depthwise 3x3 (one 3x3 filter per channel)"),
+            (f * c * k2, f"that is the depthwise part only; add the pointwise {c} -> {n}"),
+            (f * (n * k2 + c * n), f"the depthwise layer filters the {c} *input* channels, not {n}"),
+            (f * c * k2 * n, "that is a standard 3x3 convolution (K² C_in C_out), not the separable pair"),
+            (c * (k2 + n), "that is per output pixel; multiply by the 32 x 32 output pixels"),
+        ]
+        if key == "macs":
+            wrong.insert(0, (2 * want["macs"], "that is FLOPs (2 x MACs); count multiply-accumulates"))
+        diag = _diagnose(key, got[key], want[key], wrong)
+        if diag:
+            problems.append(diag)
+    return _report(problems, f"right: {want['macs']:,} MACs and {want['params']:,} parameters "
+                             f"({want['macs'] / (hw * c * k2 * n):.3f} of a standard 3x3 = 1/N + 1/K²)")
+
+
+MIX_CANDIDATES = {
+    "A": "depthwise 3x3, depth multiplier 1",
+    "B": "depthwise 3x3, depth multiplier 2",
+    "C": "pointwise 1x1",
+    "D": "standard 3x3",
+    "E": "grouped 3x3 with groups = C_in",
+    "F": "grouped 3x3 with groups = 2",
+}
+_MIX_HINTS = {
+    "A": "it never mixes: output c reads input channel c only",
+    "B": "it makes 2 outputs per channel, but each reads one input channel only: more channels, no mixing",
+    "C": "it is a weighted sum over all input channels at each pixel: it mixes",
+    "D": "it mixes: every output reads a K x K x C_in block",
+    "E": "it is depthwise: groups = C_in gives each group one input channel, so nothing is mixed",
+    "F": "it mixes within each group: an output reads all C_in/2 channels of its group",
+}
+
+
+def check_which_mix_channels(answer: set) -> bool:
+    """Notebook 02: which layers of ``MIX_CANDIDATES`` (letters A-F) give some output channel
+    a dependence on two or more input channels? Checked by running each layer."""
+    if answer is ... or answer is None:
+        return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
+    try:
+        chosen = {str(a).strip().upper() for a in answer}
+    except TypeError:
+        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    unknown = chosen - set(MIX_CANDIDATES)
+    if unknown:
+        return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-F")
+    want = {name for name in MIX_CANDIDATES if _mixes(name)}
+    problems = [("you included " if name in chosen else "you left out ") + f"{name}: " + _MIX_HINTS[name]
+                for name in sorted(chosen ^ want)]
+    return _report(problems, f"right: {', '.join(sorted(want))} mix channels; A, B and E filter each channel alone")
+
+
+def _mixes(name: str) -> bool:
+    """Run the layer on 4 channels and test whether zeroing input 0 changes outputs of other channels."""
+    rng = np.random.default_rng(_RNG_SEED)
+    x = rng.standard_normal((6, 6, 4))
+
+    def layer(img: np.ndarray) -> np.ndarray:
+        r = np.random.default_rng(7)
+        if name == "A":
+            return conv.depthwise_conv2d(img, r.standard_normal((3, 3, 4)))
+        if name == "B":
+            return conv.depthwise_conv2d(img, r.standard_normal((3, 3, 4, 2)))
+        if name == "C":
+            return conv.pointwise_conv2d(img, r.standard_normal((4, 4)))
+        if name == "D":
+            return conv.conv2d(img, r.standard_normal((3, 3, 4, 4)))
+        groups = 4 if name == "E" else 2
+        w = r.standard_normal((3, 3, 4 // groups, 4))
+        size = 4 // groups
+        return np.concatenate([conv.conv2d(img[:, :, g * size:(g + 1) * size], w[:, :, :, g * size:(g + 1) * size])
+                               for g in range(groups)], axis=2)
+
+    zeroed = x.copy()
+    zeroed[:, :, 0] = 0.0
+    change = np.abs(layer(zeroed) - layer(x)).max(axis=(0, 1))
+    own = 2 if name == "B" else 1  # outputs that belong to input channel 0
+    return bool(np.any(change[own:] > 1e-12))
+
+
+def check_program_prediction(answers: dict) -> bool:
+    """Notebook 05: what the program prints for two runs on the 256x256x3 test card.
+
+    Keys: "dw_shape" and "dw_macs" for ``--mode depthwise --stride 2 --padding valid`` (the
+    default (3, 3, 3) kernel); "pw_shape" and "pw_macs" for ``--mode pointwise --kernel grayscale``
+    (weights (3, 1)). Shapes as tuples (H, W, C).
+    """
+    keys = ("dw_shape", "dw_macs", "pw_shape", "pw_macs")
+    got, problem = _numbers(answers, keys)
+    if problem:
+        return _say(False, problem)
+    n, k, s = 256, 3, 2
+    o = (n - k) // s + 1
+    want = {"dw_shape": (o, o, 3), "dw_macs": o * o * k * k * 3, "pw_shape": (n, n, 1), "pw_macs": n * n * 3}
+    problems = []
+    for key, wrong in {
+        "dw_shape": [((n // s, n // s, 3), "that is 'same' padding (ceil(n/s)); 'valid' pads nothing: "
+                                           "floor((256 - 3) / 2) + 1"),
+                     ((o - 1, o - 1, 3), "off by one: floor((n - k) / s) + 1"),
+                     ((o, o), "the depthwise output keeps one channel per input channel: (H, W, 3)"),
+                     ((o, o, 1), "depthwise does not sum the channels: 3 outputs")],
+        "dw_macs": [(2 * want["dw_macs"], "that is FLOPs (2 x MACs)"),
+                    (o * o * k * k, "you forgot the 3 channels"),
+                    ((n // s) ** 2 * k * k * 3, "that counts a 128 x 128 output ('same'); 'valid' gives 127 x 127"),
+                    (n * n * k * k * 3, "that ignores the stride: count output pixels, not input pixels")],
+        "pw_shape": [((n, n, 3), "the grayscale weights are (3, 1): C_out = 1"),
+                     ((n, n), "the program keeps the channel axis: (H, W, C_out)")],
+        "pw_macs": [(2 * want["pw_macs"], "that is FLOPs (2 x MACs)"),
+                    (n * n * 9, "that counts 3 x 3 weights; grayscale is (3, 1): 3 MACs per pixel"),
+                    (n * n, "each output pixel sums 3 input channels: 3 MACs per pixel")],
+    }.items():
+        diag = _diagnose(key, got[key], want[key], wrong)
+        if diag:
+            problems.append(diag)
+    return _report(problems, f"right: depthwise {want['dw_shape']} for {want['dw_macs']:,} MACs, pointwise "
+                             f"{want['pw_shape']} for {want['pw_macs']:,} MACs")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import checks, conv
+from helpers import checks, cli, conv
 
 
 def _not_done(*args):
@@ -86,3 +86,79 @@ def test_merged_and_residual(capsys):
     assert "skip connection" in capsys.readouterr().out
     assert not checks.check_residual_block(lambda x, a, b: np.maximum(np.maximum(x @ a, 0) @ b + x, 0))
     assert "ResNet v1 block" in capsys.readouterr().out  # a valid block, named, not called a mistake
+
+
+# ------------------------------------------------ numeric and conceptual exercises (notebooks 01, 02, 05)
+def test_new_checks_report_not_implemented(capsys):
+    for check, blank in [(checks.check_output_size_predictions, {k: ... for k in "abcde"}),
+                         (checks.check_separable_macs, {"full": ..., "separable": ..., "inception": ...}),
+                         (checks.check_which_separate, ...),
+                         (checks.check_dw_separable_cost, {"macs": ..., "params": ...}),
+                         (checks.check_which_mix_channels, ...),
+                         (checks.check_program_prediction, dict.fromkeys(["dw_shape", "dw_macs", "pw_shape", "pw_macs"],
+                                                                        ...))]:
+        assert check(blank) is False
+        assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_output_size_predictions(capsys):
+    right = {"a": 32, "b": 15, "c": 24, "d": 5, "e": 3}
+    assert checks.check_output_size_predictions(right)
+    for key, wrong, message in [("a", 30, "2 zero(s) on *each* side"), ("b", 16, "round down"),
+                                ("c", 26, "dilated kernel spans"), ("b", 14, "off by one"),
+                                ("e", 4, "k//2 on each side")]:
+        capsys.readouterr()
+        assert not checks.check_output_size_predictions({**right, key: wrong})
+        assert message in capsys.readouterr().out
+
+
+def test_separable_macs(capsys):
+    right = {"full": 64 * 64 * 16 * 49, "separable": 64 * 64 * 16 * 14, "inception": 2 * 64 * 64 * 7 * 16 * 16}
+    assert checks.check_separable_macs(right)
+    for key, wrong, message in [("full", 2 * right["full"], "FLOPs"),
+                                ("full", right["full"] // 16, "forgot the channels"),
+                                ("separable", 64 * 64 * 16 * 7, "one pass only"),
+                                ("inception", right["inception"] // 2, "one of the two layers")]:
+        capsys.readouterr()
+        assert not checks.check_separable_macs({**right, key: wrong})
+        assert message in capsys.readouterr().out
+
+
+def test_which_separate(capsys):
+    assert checks.check_which_separate({"A", "C", "E"})
+    assert not checks.check_which_separate({"A", "B", "E"})
+    out = capsys.readouterr().out
+    assert "you included B" in out and "you left out C" in out
+    for name, k in checks.SEPARATE_CANDIDATES.items():   # the hints' claims about each kernel
+        assert (np.linalg.matrix_rank(k) == 1) == (name in {"A", "C", "E"})
+
+
+def test_dw_separable_cost(capsys):
+    right = {"macs": 32 * 32 * 128 * (9 + 256), "params": 128 * (9 + 256)}
+    assert checks.check_dw_separable_cost(right)
+    assert not checks.check_dw_separable_cost({**right, "macs": 32 * 32 * 128 * 256})
+    assert "pointwise part only" in capsys.readouterr().out
+    assert not checks.check_dw_separable_cost({**right, "params": 128 * 9 * 256})
+    assert "standard 3x3" in capsys.readouterr().out
+
+
+def test_which_mix_channels(capsys):
+    assert checks.check_which_mix_channels({"C", "D", "F"})
+    assert not checks.check_which_mix_channels({"B", "C", "D", "F"})
+    assert "you included B" in capsys.readouterr().out
+    assert not checks.check_which_mix_channels({"C", "D"})
+    assert "you left out F" in capsys.readouterr().out
+
+
+def test_program_prediction(capsys, tmp_path):
+    right = {"dw_shape": (127, 127, 3), "dw_macs": 127 * 127 * 27, "pw_shape": (256, 256, 1), "pw_macs": 256 * 256 * 3}
+    assert checks.check_program_prediction(right)
+    # the prediction matches what the program really computes
+    s = cli.run(cli.build_parser().parse_args(["--mode", "depthwise", "--stride", "2", "--padding", "valid",
+                                               "--output", str(tmp_path / "f.png")]))
+    assert (s.output_shape, s.macs) == (right["dw_shape"], right["dw_macs"])
+    s = cli.run(cli.build_parser().parse_args(["--mode", "pointwise", "--kernel", "grayscale",
+                                               "--output", str(tmp_path / "g.png")]))
+    assert (s.output_shape, s.macs) == (right["pw_shape"], right["pw_macs"])
+    assert not checks.check_program_prediction({**right, "dw_shape": (128, 128, 3)})
+    assert "'same' padding" in capsys.readouterr().out
