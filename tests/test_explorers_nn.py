@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import architectures, checks, diagrams_nn, explorers, nn
+from helpers import architectures, checks, diagrams, explorers, nn
 from helpers.costs import conv_cost
 
 residual_module = importlib.import_module("helpers.explorers.residual")
@@ -159,11 +159,11 @@ def test_inception_3a_branches():
 
 
 def test_diagrams_have_alt_text_and_render():
-    for fig in (diagrams_nn.residual_blocks(), diagrams_nn.one_by_one_mixing()):
+    for fig in (diagrams.residual_blocks(), diagrams.one_by_one_mixing()):
         png, meta = fig._repr_png_()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(meta["alt"]) > 40
     with pytest.raises(ValueError, match="weights must be"):
-        diagrams_nn.one_by_one_mixing(np.ones((3, 2)), np.ones(4))
+        diagrams.one_by_one_mixing(np.ones((3, 2)), np.ones(4))
 
 
 # ---------------------------------------------------------------- checks and solutions
