@@ -464,6 +464,12 @@ class Sweep:
         """Index of the best learning rate: lowest median final loss over the seeds (a diverged run counts as inf)."""
         return int(np.argmin(np.median(np.nan_to_num(self.final, nan=np.inf), axis=1)))
 
+    def best_models(self) -> np.ndarray:
+        """The ensemble index of every seed at *its own* best learning rate (lowest final loss of
+        that seed; a diverged run counts as inf): (len(seeds),) ints."""
+        final = np.nan_to_num(self.final, nan=np.inf)
+        return np.argmin(final, axis=0) * len(self.seeds) + np.arange(len(self.seeds))
+
     def models(self, lr_index: int) -> slice:
         """The ensemble indices of every seed at learning rate ``lrs[lr_index]``."""
         n = len(self.seeds)
