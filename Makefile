@@ -14,6 +14,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
+# One BLAS thread for what runs here but the benchmarks: OpenBLAS's spinning threads make
+# a busy 2-core machine 10x slower (see helpers/__init__.py); set it yourself to override.
+lab test unit compat notebooks: export OPENBLAS_NUM_THREADS ?= 1
+
 .PHONY: lab test unit compat compat-envs notebooks lint bench constraints clean help
 
 help:

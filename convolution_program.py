@@ -15,7 +15,7 @@ from pathlib import Path
 
 PROG = "convolution_program.py"
 
-if sys.version_info < (3, 10):
+if sys.version_info < (3, 10):  # noqa: UP036 -- a learner may run an older python3
     sys.stderr.write(f"{PROG}: error: Python 3.10 or newer is needed, this is {sys.version.split()[0]}; "
                      "run it with python3.10 or newer\n")
     sys.exit(2)

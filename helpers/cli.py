@@ -1,9 +1,15 @@
 """The homework's program: ``python convolution_program.py --mode depthwise|pointwise``.
 
 It reads an image and a kernel, convolves them in the chosen mode, saves a figure
-with the input and every output channel, and prints a short summary (shapes, MACs,
-parameters, time, where the figure went). Bad input gets one line on stderr and exit
-code 2; nothing is written then.
+with the input and every output channel, prints a short summary (shapes, MACs,
+parameters, time, where the figure went) and, when a display and an interactive
+matplotlib backend exist, shows the figure in a window (``--no-show`` never does).
+
+Bad or hostile input gets one line on stderr and exit code 2; nothing is written then
+and no input is touched. The program never writes over one of its inputs, refuses
+non-regular files (FIFOs, devices), and refuses before starting any run far beyond a
+teaching program's scale (:class:`Limits`: pixels, MACs, memory; each has a flag).
+Ctrl-C, SIGTERM and SIGHUP stop it cleanly, leaving no temporary file.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 
 from . import conv, kernels
 from .conv import format_bytes
-from .costs import conv_cost, format_count
+from .costs import Cost, conv_cost, format_count
 from .images import IMAGES_DIR, MAX_PIXELS, REPO_ROOT, ImageNote, atomic_path, load_image, open_regular
 
 MODES = ("depthwise", "pointwise", "standard", "spatial_separable", "depthwise_separable")
@@ -51,6 +57,9 @@ WHAT = {
 }
 
 EXAMPLES = """\
+exit codes: 0 done; 2 bad input (one line on stderr, nothing written); 1 figure saved but the
+summary could not be printed; 128 + signal number when interrupted (Ctrl-C 130, SIGTERM 143)
+
 examples:
   python convolution_program.py --mode depthwise
   python convolution_program.py --mode pointwise
@@ -59,13 +68,15 @@ examples:
   python convolution_program.py --mode standard --stride 2 --padding valid
   python convolution_program.py --mode spatial_separable --kernel gaussian:9
   python convolution_program.py --mode depthwise_separable --kernel box:5 --weights ycbcr
-  python convolution_program.py --mode depthwise --kernel my_kernel.npy --output out/edges.png
+  python convolution_program.py --mode depthwise --kernel my_kernel.npy --output out/edges.png --no-show
 
 kernels:
   named spatial kernels (NAME or NAME:SIZE): {spatial}
   named pointwise weights (3 input channels): {pointwise}
-  files: .npy (numpy.save, no pickles), or text (.txt/.csv: rows of numbers separated by
-  spaces or commas, always 2-D; save 3-D/4-D kernels as .npy)
+  files: .npy (numpy.save, no pickles), or text (.txt/.csv/.tsv: rows of numbers separated by
+  spaces, commas, semicolons or tabs, always 2-D; save 3-D/4-D kernels as .npy)
+  a value with a path separator or one of these suffixes is a file, anything else a name:
+  --kernel sobel_x is always the named kernel; ./sobel_x reads a file called sobel_x
   depthwise: (Kh, Kw) for all channels, (Kh, Kw, C) or (Kh, Kw, C, M)
   pointwise: (C_in, C_out)        standard: (Kh, Kw, C_in, C_out), or (Kh, Kw) applied
   to the channel mean           spatial_separable: a 2-D kernel, split by its SVD
@@ -404,7 +415,7 @@ def _spatial(kernel: np.ndarray) -> tuple[int, int] | None:
 
 
 def planned_cost(image_shape: tuple[int, ...], kernel: np.ndarray, mode: str, *, weights: np.ndarray | None = None,
-                 stride: int = 1, padding: str | int = "same", dilation: int = 1):
+                 stride: int = 1, padding: str | int = "same", dilation: int = 1) -> Cost | None:
     """The Cost of a run before it runs, or None when the shapes are for the op to refuse.
 
     image_shape: (H, W, C); kernel and weights as for :func:`convolve`.
@@ -636,6 +647,8 @@ def display_status(want: bool | None) -> tuple[bool, str]:
         else:
             return False, f"matplotlib's backend {backend!r} cannot be loaded ({_shorten(str(exc), 100)})"
     if not interactive:
+        if "inline" in backend.lower():
+            return False, "run from a notebook (matplotlib's inline backend has no windows)"
         if os.environ.get("MPLBACKEND"):
             why = f"MPLBACKEND={os.environ['MPLBACKEND']}"
         elif not _display_reachable():

@@ -8,7 +8,10 @@ with ``groups=C`` for depthwise):
 * Kernels are ``(Kh, Kw, C_in, C_out)`` for a standard convolution, ``(Kh, Kw, C)`` or
   ``(Kh, Kw, C, M)`` for a depthwise one (``M`` is the depth multiplier and output
   channel ``c * M + m`` comes from input channel ``c``), and ``(C_in, C_out)`` for a
-  pointwise (1x1) one. Rectangular kernels (1xk, kx1, 2x5 ...) are allowed everywhere.
+  pointwise (1x1) one. A grouped convolution (``conv2d(..., groups=g)``, PyTorch's
+  ``groups``) takes ``(Kh, Kw, C_in / g, C_out)``: ``g = 1`` is the standard one and
+  ``g = C_in`` the depthwise one. Rectangular kernels (1xk, kx1, 2x5 ...) are allowed
+  everywhere.
 * Every op is a *cross-correlation*: the kernel is not flipped,
   ``out[y, x] = sum_ij image[y*s + i*d, x*s + j*d] * kernel[i, j]``. This is what
   every deep-learning framework calls "convolution". The mathematical convolution is
@@ -97,6 +100,7 @@ def pad_amounts(n: int, k: int, *, stride: int = 1, padding: Padding = "same", d
     PadAmounts(before, after, out). ``out`` may be ``<= 0`` when the (dilated) kernel
     is larger than the padded input; :func:`output_size` turns that into an error.
     """
+    n, k = _check_positive_int("n (the input length)", n), _check_positive_int("k (the kernel length)", k)
     stride = _check_positive_int("stride", stride)
     dilation = _check_positive_int("dilation", dilation)
     padding = _check_padding(padding)
@@ -138,7 +142,7 @@ def output_size(
     ValueError if the dilated kernel does not fit in the padded input.
     """
     kh, kw = _pair(kernel_size)
-    h, w = (int(v) for v in in_size)
+    h, w = _check_size(in_size)
     rows = pad_amounts(h, kh, stride=stride, padding=padding, dilation=dilation)
     cols = pad_amounts(w, kw, stride=stride, padding=padding, dilation=dilation)
     if rows.out <= 0 or cols.out <= 0:
@@ -156,6 +160,17 @@ def _pair(kernel_size: int | tuple[int, int]) -> tuple[int, int]:
     if len(sizes) != 2 or not all(_is_int(v) and v >= 1 for v in sizes):
         raise ValueError(message)
     return int(sizes[0]), int(sizes[1])
+
+
+def _check_size(in_size: object) -> tuple[int, int]:
+    """(H, W) as positive Python ints, or a ValueError naming in_size."""
+    try:
+        h, w = in_size
+    except (TypeError, ValueError):
+        raise ValueError(f"in_size must be (H, W), got {in_size!r}") from None
+    if not (_is_int(h) and _is_int(w) and h >= 1 and w >= 1):
+        raise ValueError(f"in_size must be (H, W) with positive integers, got {in_size!r}")
+    return int(h), int(w)
 
 
 def _is_int(value: object) -> bool:

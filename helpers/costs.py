@@ -180,8 +180,9 @@ def conv_cost(
 
 def _check_groups(kind: str, groups: object, c_in: int, c_out: int | None) -> int:
     """``groups`` as an int: 1 for every kind, a common divisor of C_in and C_out for "standard"."""
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+    if not _is_int(groups) or groups < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
     if groups != 1 and kind != "standard":
         raise ValueError(f"groups applies to a standard convolution only, not {kind!r} "
                          "(a depthwise convolution is groups = C_in)")

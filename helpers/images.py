@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -85,7 +86,7 @@ _ORIENTATIONS = {  # EXIF orientation tag -> how to turn the stored pixels uprig
 }
 
 
-def open_regular(path: str | os.PathLike, what: str = "file", error: type[Exception] = ValueError):
+def open_regular(path: str | os.PathLike, what: str = "file", error: type[Exception] = ValueError) -> BinaryIO:
     """Open ``path`` for reading in binary mode, refusing anything but a regular file.
 
     A FIFO would block forever and ``/dev/zero`` never ends, so the file is opened
@@ -149,7 +150,8 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) 
                                      "program, max_pixels= in load_image)")
                 if getattr(im, "n_frames", 1) > 1:
                     notes.append(f"{p.name}: the file has {im.n_frames} frames; using the first")
-                arr, mode = _decode(im)
+                arr, mode, more = _decode(im)
+                notes += [f"{p.name}: {n}" for n in more]
                 orientation = _orientation(im)  # after decoding: Pillow loads a PNG to read its EXIF
         except ImageError:
             raise
@@ -205,14 +207,14 @@ def _orientation(im: object) -> int:
         return 1
 
 
-def _decode(im: object) -> tuple[np.ndarray, str]:
-    """Pixels of an opened Pillow image as an array, and the mode they are in."""
+def _decode(im: object) -> tuple[np.ndarray, str, list[str]]:
+    """Pixels of an opened Pillow image as an array, the mode they are in, and notes."""
     tiles = list(getattr(im, "tile", []) or [])
     raw = tiles[0][3] if tiles and len(tiles[0]) > 3 else None
     if getattr(im, "format", None) == "PNG" and raw in ("RGB;16B", "RGBA;16B", "LA;16B"):
         return _png_16bit_colour(im, tiles, raw)
     im.load()
-    mode = im.mode
+    mode, notes = im.mode, []
     if mode in ("P", "PA"):
         im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
     elif mode == "1":
@@ -221,10 +223,12 @@ def _decode(im: object) -> tuple[np.ndarray, str]:
         im = im.convert("LA" if mode == "La" else "RGBA")
     elif mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"):
         im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX ...
-    return np.asarray(im), im.mode
+        if mode not in ("YCbCr", "RGBX"):
+            notes.append(f"converted from {mode} to RGB with Pillow's simple formula (no colour profile)")
+    return np.asarray(im), im.mode, notes
 
 
-def _png_16bit_colour(im: object, tiles: list, raw: str) -> tuple[np.ndarray, str]:
+def _png_16bit_colour(im: object, tiles: list, raw: str) -> tuple[np.ndarray, str, list[str]]:
     """A 16-bit RGB, RGBA or gray+alpha PNG at full precision.
 
     Pillow keeps only the high byte of each 16-bit colour sample. Its PNG decoder does
@@ -232,7 +236,8 @@ def _png_16bit_colour(im: object, tiles: list, raw: str) -> tuple[np.ndarray, st
     unpacking into 8-bit pixels, loses the low byte; so the file is decoded a second
     time with an unpacking that keeps the other byte (RGB;16L reads byte 1 of each
     big-endian sample, the low one), or, for gray + alpha (4 bytes a pixel), the raw
-    bytes as 4 x 8 bits.
+    bytes as 4 x 8 bits. Should a Pillow version refuse that, the 8-bit reading is used
+    and a note says so.
     """
     from PIL import Image
 
@@ -240,19 +245,29 @@ def _png_16bit_colour(im: object, tiles: list, raw: str) -> tuple[np.ndarray, st
         return [t._replace(args=rawmode) if hasattr(t, "_replace") else (*t[:3], rawmode) for t in tiles]
 
     fp = im.fp
+    fallback = f"16-bit {raw.split(';')[0]} PNG read with 8 bits per channel (this Pillow cannot give the other 8)"
     if raw == "LA;16B":
-        im.tile = retile("RGBA")
-        im.load()
-        b = np.asarray(im).astype(np.uint16)
-        return (b[:, :, 0::2] << 8) | b[:, :, 1::2], "LA;16"
+        try:
+            im.tile = retile("RGBA")
+            im.load()
+            b = np.asarray(im).astype(np.uint16)
+            return (b[:, :, 0::2] << 8) | b[:, :, 1::2], "LA;16", []
+        except Exception:
+            fp.seek(0)
+            with Image.open(fp) as again:
+                again.load()
+                return np.asarray(again.convert("LA")), "LA", [fallback]
     im.load()
     high = np.asarray(im).astype(np.uint16)
-    fp.seek(0)
-    with Image.open(fp) as again:
-        again.tile = retile(raw.replace(";16B", ";16L"))
-        again.load()
-        low = np.asarray(again).astype(np.uint16)
-    return (high << 8) | low, raw.split(";")[0] + ";16"
+    try:
+        fp.seek(0)
+        with Image.open(fp) as again:
+            again.tile = retile(raw.replace(";16B", ";16L"))
+            again.load()
+            low = np.asarray(again).astype(np.uint16)
+    except Exception:
+        return high.astype(np.uint8), im.mode, [fallback]
+    return (high << 8) | low, raw.split(";")[0] + ";16", []
 
 
 @contextlib.contextmanager

@@ -72,7 +72,8 @@ def box(size: int | tuple[int, int] = 3) -> np.ndarray:
 
 def gaussian_1d(size: int, sigma: float | None = None) -> np.ndarray:
     """Normalised 1-D Gaussian, (size,). Default sigma = size / 6 (±3σ fills the window)."""
-    size = _size_pair((size, 1))[0]
+    if not _is_int(size) or not 1 <= size <= MAX_KERNEL_ENTRIES:
+        raise ValueError(f"size must be a positive integer (at most {MAX_KERNEL_ENTRIES:,}), got {size!r}")
     sigma = size / 6 if sigma is None else float(sigma)
     if not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive finite number, got {sigma}")

@@ -232,43 +232,33 @@ def draw_window_step(
     *,
     stride: tuple[int, int] = (1, 1),
     dilation: tuple[int, int] = (1, 1),
-    shown: int | None = None,
     fontsize: float = 8.0,
-) -> None:
+) -> dict:
     """One step of a sliding window: the padded input grid and the output grid, side by side.
 
     grid: (Hp, Wp) the padded input values; padded: (Hp, Wp) bool, True on padding
-    cells (shaded gray); kernel: (Kh, Kw); out: (Ho, Wo) every output value; pos: the
-    (row, col) of the output pixel being produced. The window of ``pos`` (its taps,
-    ``dilation`` apart, starting at ``pos * stride``) is outlined in orange on the input;
-    on the output, the pixels produced so far (raster order up to ``shown``, default
-    ``pos``) show their values and the current one is orange.
+    cells (shaded gray, zeros); kernel: (Kh, Kw); out: (Ho, Wo) every output value;
+    pos: the (row, col) of the output pixel being produced. The window of ``pos`` (its
+    taps, ``dilation`` apart, starting at ``pos * stride``) is orange on the input; on
+    the output, the pixels produced so far (raster order up to ``pos``) show their
+    values and the current one is orange. Returns the artists that
+    :func:`move_window_step` moves to another position.
     """
     from matplotlib.patches import Rectangle
 
     hp, wp = grid.shape
     kh, kw = kernel.shape
     ho, wo = out.shape
-    r, c = pos
-    shade = np.where(padded, 0.82, 1.0)
-    ax_in.imshow(shade, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    y0, x0 = r * stride[0], c * stride[1]
-    for i in range(kh):
-        for j in range(kw):
-            y, x = y0 + i * dilation[0], x0 + j * dilation[1]
-            ax_in.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
+    ax_in.imshow(np.where(padded, 0.82, 1.0), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    window = [ax_in.add_patch(Rectangle((0, 0), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
+              for _ in range(kh * kw)]
     for y in range(hp):
         for x in range(wp):
-            ax_in.text(x, y, f"{grid[y, x]:g}", ha="center", va="center", fontsize=fontsize,
-                       color="#555555" if padded[y, x] else "black")
-    last = r * wo + c if shown is None else shown
-    done = np.arange(ho * wo).reshape(ho, wo) <= last
-    ax_out.imshow(np.where(done, 1.0, 0.93), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
-    for y in range(ho):
-        for x in range(wo):
-            if done[y, x]:
-                ax_out.text(x, y, f"{out[y, x]:g}", ha="center", va="center", fontsize=fontsize)
+            if not padded[y, x]:  # padding cells are zeros: the gray says so
+                ax_in.text(x, y, f"{grid[y, x]:g}", ha="center", va="center", fontsize=fontsize)
+    done = ax_out.imshow(np.zeros((ho, wo)), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    current = ax_out.add_patch(Rectangle((0, 0), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
+    texts = [ax_out.text(x, y, "", ha="center", va="center", fontsize=fontsize) for y in range(ho) for x in range(wo)]
     for ax, (h, w) in ((ax_in, (hp, wp)), (ax_out, (ho, wo))):
         ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
         ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
@@ -276,3 +266,23 @@ def draw_window_step(
         ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
         ax.set_xticks([])
         ax.set_yticks([])
+    parts = {"window": window, "done": done, "current": current, "texts": texts, "out": out,
+             "kernel_shape": (kh, kw), "stride": stride, "dilation": dilation}
+    move_window_step(parts, pos)
+    return parts
+
+
+def move_window_step(parts: dict, pos: tuple[int, int]) -> None:
+    """Move a drawn sliding window (from :func:`draw_window_step`) to output pixel ``pos``."""
+    (_, kw), (sy, sx), (dy, dx) = parts["kernel_shape"], parts["stride"], parts["dilation"]
+    out = parts["out"]
+    ho, wo = out.shape
+    r, c = pos
+    for t, patch in enumerate(parts["window"]):
+        i, j = divmod(t, kw)
+        patch.set_xy((c * sx + j * dx - 0.5, r * sy + i * dy - 0.5))
+    done = np.arange(ho * wo).reshape(ho, wo) <= r * wo + c
+    parts["done"].set_data(np.where(done, 1.0, 0.93))
+    parts["current"].set_xy((c - 0.5, r - 0.5))
+    for t, (value, shown) in zip(parts["texts"], zip(out.ravel(), done.ravel(), strict=True), strict=True):
+        t.set_text(f"{value:g}" if shown else "")

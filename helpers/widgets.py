@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .plotting import color_scale
 
@@ -49,6 +50,7 @@ __all__ = ["View", "Panel", "LinePanel", "Explorer", "MIN_FONT_PT"]
 
 MIN_FONT_PT = 8.0  # at the explorers' 100 dpi: 11 px, the smallest text in any explorer figure
 TITLE_PT = 10.0
+COLORBAR_IN = 0.75  # a colorbar with its tick labels
 MAX_WIDTH_IN = 9.6  # JupyterLab's output area is 968 px wide in a 1400-px window: figures up to 960 px
                     # at 100 dpi are shown at full size (a wider one would be scaled down, and its text with it)
 BACKGROUND = "white"  # explicit, so the figures stay readable in JupyterLab's dark theme
@@ -108,6 +110,7 @@ class View:
     draw: Callable[[Figure], None] | None = None
     alt: str = ""
     data: tuple = ()  # for a custom drawing: the arrays and numbers it shows (see data_key)
+    draw_key: tuple = ()  # for a custom drawing: same key as the last one -> draw updates the figure in place
 
     def image_panels(self) -> list[Panel]:
         """The panels as :class:`Panel` objects (pairs become gray/diverging panels)."""
@@ -137,6 +140,18 @@ class View:
             h.update(np.ascontiguousarray(item, dtype=np.float64).tobytes() if isinstance(item, np.ndarray)
                      else repr(item).encode())
         return h.digest()
+
+
+def _max_abs_pool(a: np.ndarray, step: int) -> np.ndarray:
+    """(H, W) -> (ceil(H/step), ceil(W/step)): of each step×step block, its value of largest |value|."""
+    h, w = a.shape
+    hp, wp = -(-h // step) * step, -(-w // step) * step
+    padded = np.zeros((hp, wp), dtype=float)
+    padded[:h, :w] = a
+    blocks = padded.reshape(hp // step, step, wp // step, step).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(hp // step, wp // step, step * step)
+    pick = np.abs(blocks).argmax(axis=2)
+    return np.take_along_axis(blocks, pick[:, :, None], axis=2)[:, :, 0]
 
 
 def _describe_scale(p: Panel, kw: dict) -> str:
@@ -197,6 +212,7 @@ class Explorer:
         self._line_axes: list = []
         self._suptitle = None
         self._frozen = True
+        self._draw_key: tuple = ()
 
     # ----------------------------------------------------------- values and rules
     def defaults(self) -> dict:
@@ -244,16 +260,29 @@ class Explorer:
     # ---------------------------------------------------------------- rendering
     def _rows(self, panels: list[Panel]) -> list[list[Panel]]:
         """Panels in rows: a new row where a panel asks for one, and wherever the row would
-        grow wider than the figure may be (``ncols`` panels, at most MAX_WIDTH_IN)."""
-        fit = max(1.0, (MAX_WIDTH_IN - 0.9) / self.panel_size)
+        grow wider than the figure may be (``ncols`` panels, at most MAX_WIDTH_IN with the
+        colorbars it carries)."""
         rows: list[list[Panel]] = []
-        for p in panels:
-            full = sum(q.width >= 1 for q in rows[-1]) if rows else 0  # narrow kernel panels do not count
-            if (not rows or p.newrow or sum(q.width for q in rows[-1]) + p.width > fit + 1e-9
-                    or (p.width >= 1 and full >= self.ncols)):
+        seen: set = set()
+        for i, p in enumerate(panels):
+            key = None if p.kind == "rgb" else (p.group or f"panel{i + 1}")
+            new_bar = key is not None and key not in seen
+            if rows and not p.newrow:
+                full = sum(q.width >= 1 for q in rows[-1])  # narrow kernel panels do not count
+                width = self._row_width(rows[-1]) + p.width * self.panel_size + (COLORBAR_IN if new_bar else 0)
+                if width > MAX_WIDTH_IN + 1e-9 or (p.width >= 1 and full >= self.ncols):
+                    rows.append([])
+            else:
                 rows.append([])
             rows[-1].append(p)
+            p._bar = new_bar  # this panel's group gets its colorbar in this row
+            if key is not None:
+                seen.add(key)
         return rows
+
+    def _row_width(self, row: list[Panel]) -> float:
+        """Inches a row needs: its panels and the colorbars beside it."""
+        return sum(p.width for p in row) * self.panel_size + COLORBAR_IN * sum(p._bar for p in row) + 0.2
 
     def _row_height(self, row: list[Panel]) -> float:
         """Inches for a row of panels: tall enough that a portrait image is still panel_size wide."""
@@ -263,11 +292,9 @@ class Explorer:
     def _build(self, view: View, panels: list[Panel]) -> None:
         rows = self._rows(panels)
         n_line = len(view.lines)
-        cols = max([sum(p.width for p in r) for r in rows] + [0.0])
         line_cols = min(n_line, 2) if n_line else 0
         line_rows = -(-n_line // max(line_cols, 1)) if n_line else 0
-        # panels of panel_size inches, plus room for one colorbar and its labels on the right
-        width = self.panel_size * cols + 0.9 if rows else 0.0
+        width = max(self._row_width(r) for r in rows) if rows else 0.0
         width = max(width, 4.6 * line_cols if n_line else 0.0, 4.0)
         height = sum(self._row_height(r) for r in rows) + 3.2 * line_rows + (0.45 if view.title else 0.15)
         fig = Figure(figsize=(width, height), layout="constrained", facecolor=BACKGROUND)
@@ -278,8 +305,8 @@ class Explorer:
         first_by_group: dict[str, object] = {}
         first_row: dict[str, int] = {}
         for r, row in enumerate(rows):
-            spare = cols - sum(p.width for p in row)
-            ratios = [p.width for p in row] + ([spare] if spare > 1e-9 else [])
+            spare = (width - self._row_width(row)) / self.panel_size  # keep every panel panel_size wide
+            ratios = [p.width for p in row] + ([spare] if spare > 0.05 else [])
             sub = grid[r, 0].subgridspec(1, len(ratios), width_ratios=ratios)
             for i, p in enumerate(row):
                 ax = fig.add_subplot(sub[0, i])
@@ -301,6 +328,7 @@ class Explorer:
         for key, axes in axes_by_group.items():
             cb = fig.colorbar(first_by_group[key], ax=axes, shrink=0.85, pad=0.02, aspect=18)
             cb.ax.tick_params(labelsize=MIN_FONT_PT)
+            cb.locator = MaxNLocator(5)  # a few labelled ticks: enough to read, cheaper to draw
         self._group_of = [(p.group or f"panel{i + 1}") if p.kind != "rgb" else None for i, p in enumerate(panels)]
         self._line_axes = []
         for i in range(n_line):
@@ -310,19 +338,39 @@ class Explorer:
         self._fig = fig
         self._frozen = False
 
+    _STATE = ("_fig", "_artists", "_texts", "_line_axes", "_suptitle", "_group_of", "_frozen")
+
+    def _switch(self, layout: tuple, view: View, panels: list[Panel]) -> None:
+        """Make the figure of ``layout`` current: a kept one (the last few layouts are kept, so
+        going back to a mode costs no new figure and no layout pass) or a new one."""
+        cache = self.__dict__.setdefault("_figures", {})
+        if self._layout is not None and self._layout != ("custom",) and self._fig is not None:
+            cache[self._layout] = {k: getattr(self, k) for k in self._STATE}
+        if layout in cache:
+            self.__dict__.update(cache.pop(layout))
+        else:
+            self._build(view, panels)
+        while len(cache) > 6:
+            cache.pop(next(iter(cache)))
+        self._layout = layout
+
     def _cell_px(self, p: Panel) -> float:
         """About how many pixels one cell of a small array gets in its panel."""
         size = self.panel_size * self.dpi * 0.85
         return min(size * p.width / p.data.shape[1], size / p.data.shape[0])
 
     def _shown(self, p: Panel) -> np.ndarray:
-        """The data drawn for ``p``: an image larger than its panel is subsampled (every s-th
-        pixel) to about the panel's size -- drawn nearest-neighbour it would lose those pixels
-        anyway, and resampling fewer pixels keeps a redraw fast."""
+        """The data drawn for ``p``: an image larger than its panel is reduced to about the
+        panel's size (drawing fewer pixels keeps a redraw fast); values keep, of each s×s
+        block, the one of largest magnitude, so a one-pixel edge or error never vanishes."""
         if p.kind == "kernel":
             return p.data
         step = int(np.ceil(max(p.data.shape[:2]) / (self.panel_size * self.dpi * 0.85 * min(p.width, 1.0))))
-        return p.data[::step, ::step] if step > 1 else p.data
+        if step == 1:
+            return p.data
+        if p.kind == "rgb":
+            return p.data[::step, ::step]
+        return _max_abs_pool(p.data, step)
 
     def _layout_key(self, view: View, panels: list[Panel]) -> tuple:
         return (tuple((p.kind, self._shown(p).shape, p.group, p.width, p.newrow) for p in panels), len(view.lines),
@@ -335,8 +383,13 @@ class Explorer:
             if self._layout != ("custom",):
                 self._fig = Figure(figsize=(self.panel_size * self.ncols, self.panel_size * 1.6),
                                    layout="constrained", facecolor=BACKGROUND)
-                self._layout = ("custom",)
-            self._fig.clear()
+                self._layout, self._draw_key = ("custom",), ()
+            if not view.draw_key or view.draw_key != self._draw_key:
+                # a new drawing: cleared, laid out once by its first save (see render), then kept
+                self._fig.clear()
+                self._fig.set_layout_engine("constrained")
+                self._frozen = False
+            self._draw_key = view.draw_key
             view.draw(self._fig)
             if not view.alt:
                 view.alt = f"{view.title or 'figure'} for {setting}"
@@ -344,8 +397,7 @@ class Explorer:
         panels = view.image_panels()
         layout = self._layout_key(view, panels)
         if self._fig is None or layout != self._layout:
-            self._build(view, panels)
-            self._layout = layout
+            self._switch(layout, view, panels)
         # one colour scale per group: all of its panels together
         group_scale: dict[str, dict] = {}
         for p, g in zip(panels, self._group_of, strict=True):
@@ -424,16 +476,28 @@ class Explorer:
         view, settings = self._view(values)
         setting = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
         fig = self.figure(view, setting)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi, facecolor=BACKGROUND,
-                    pil_kwargs={"compress_level": 1})  # fast zlib level
-        if not self._frozen and view.draw is None:
+        png = self._png(fig)
+        if not self._frozen and (view.draw is None or view.draw_key):
             # The constrained layout was computed by this first save; keep it. Later
             # redraws of the same layout skip the layout pass, which otherwise costs a
             # whole extra draw of the figure on every control change.
             fig.set_layout_engine(None)
             self._frozen = True
-        return view, buf.getvalue()
+        return view, png
+
+    def _png(self, fig: Figure) -> bytes:
+        """Draw ``fig`` with Agg and encode it as an RGB PNG (fast zlib level; no alpha channel,
+        the background is opaque white anyway)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from PIL import Image
+
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        fig.set_dpi(self.dpi)
+        canvas.draw()
+        rgb = np.asarray(canvas.buffer_rgba())[:, :, :3]
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
 
     def show(self, **values: object) -> None:
         """Print the counts and display the figure for one setting (the static explorer cell).
@@ -523,7 +587,7 @@ class Explorer:
     def widget(self) -> object:
         """The live explorer: the controls above an output that redraws on every change."""
         import ipywidgets as w
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         controls = self.make_controls()
         out = w.Output()
@@ -543,7 +607,10 @@ class Explorer:
                 out.clear_output(wait=True)
                 if view.text:
                     print(view.text)
-                display(HTML(self.html(view, png)))
+                # HTML first (JupyterLab and Colab show it: an <img> with its alt); the PNG and the
+                # plain-text alt travel with it for front ends and tools that read those
+                display({"text/html": self.html(view, png), "image/png": base64.b64encode(png).decode("ascii"),
+                         "text/plain": f"Figure: {view.alt}"}, raw=True, metadata={"image/png": {"alt": view.alt}})
 
         for c in controls.values():
             c.observe(refresh, names="value")

@@ -207,7 +207,7 @@ def test_show_without_display_is_a_note(tmp_path):
     ([], {"DISPLAY": ":0", "MPLBACKEND": "Agg"},
      "none: matplotlib's backend 'Agg' cannot open windows (MPLBACKEND=Agg)"),
     ([], {"DISPLAY": ":0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
-     "none: matplotlib's backend 'module://matplotlib_inline.backend_inline' cannot open windows"),
+     "none: run from a notebook (matplotlib's inline backend has no windows); the figure is saved in"),
     ([], {"WAYLAND_DISPLAY": "wayland-h15-none", "MPLBACKEND": "Agg"}, "none: matplotlib's backend 'Agg'"),
     (["--no-figure"], {}, "none: no display here (DISPLAY and WAYLAND_DISPLAY are not set); no figure saved"),
 ])
@@ -306,3 +306,18 @@ def test_main_in_process(tmp_path, capsys):
     assert (tmp_path / "x.svg").read_text().startswith("<?xml")
     assert main(["--stride", "x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_readme_shows_the_real_summary(tmp_path, in_process, monkeypatch):
+    """The README's example summary is what the seed command prints (time and window aside)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## The program", 1)[1].split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    monkeypatch.chdir(ROOT)
+    r = in_process("--mode", "depthwise", "--output", tmp_path / "convolution_depthwise.png")
+    printed = r.stdout.replace(str(tmp_path / "convolution_depthwise.png"), "convolution_depthwise.png").splitlines()
+
+    def steady(lines):
+        return [ln for ln in lines if not ln.startswith(("time    :", "window  :"))]
+
+    assert steady(block) == steady(printed)
+    assert [ln[:10] for ln in block] == [ln[:10] for ln in printed]

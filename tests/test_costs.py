@@ -103,6 +103,40 @@ def test_kinds_and_formatting():
     assert "FLOPs" in str(conv_cost("standard", (8, 8, 3), 3, 4))
 
 
+def test_numpy_integer_sizes_count_in_python_ints():
+    """NumPy int32/int64 sizes used to overflow silently (151 M instead of 268 G MACs)."""
+    shape = (np.int32(2048), np.int32(2048), np.int32(256))
+    big = conv_cost("standard", shape, np.int32(3), np.int32(256))
+    assert big.macs == 2048 * 2048 * 9 * 256 * 256 and isinstance(big.macs, int)
+    huge = conv_cost("pointwise", (np.int64(10**6), np.int64(10**6), np.int64(10**4)), 1, np.int64(10**4))
+    assert huge.macs == 10**20 and huge.macs > 0  # beyond int64
+    fc = dense_cost(np.int32(100_000), np.int32(100_000))
+    assert fc.macs == 10**10 and type(fc.macs) is int and type(fc.params) is int
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: conv_cost("standard", (8, 8, 3), 3, 2.5), r"out_channels must be a positive integer, got 2\.5"),
+    (lambda: conv_cost("standard", (8, 8, 3), 3, True), "out_channels must be a positive integer, got True"),
+    (lambda: conv_cost("standard", (8, 8, 3), 3, np.float64(4)), "out_channels must be a positive integer"),
+    (lambda: conv_cost("standard", (8, 8, 3), 3, 0), "out_channels must be a positive integer, got 0"),
+    (lambda: conv_cost("standard", (8, 8, 3), 3), "needs out_channels"),
+    (lambda: conv_cost("standard", (8, 8, 3.5), 3, 4), r"in_shape must be .* got \(8, 8, 3\.5\)"),
+    (lambda: conv_cost("standard", (8, 8, 0), 3, 4), "in_shape must be"),
+    (lambda: conv_cost("standard", (8, 8, 3, 1), 3, 4), "in_shape must be"),
+    (lambda: conv_cost("standard", 8, 3, 4), "in_shape must be"),
+    (lambda: conv_cost("standard", (8, 8, 3), 2.5, 4), "kernel size must be a positive integer"),
+    (lambda: conv_cost("depthwise", (8, 8, 3), 3, depth_multiplier=1.5), "depth_multiplier must be"),
+    (lambda: conv_cost("depthwise", (8, 8, 3), 3, stride=1.0), "stride must be"),
+    (lambda: conv_cost("conv", (8, 8, 3), 3, 4), "unknown kind"),
+    (lambda: dense_cost(10.5, 3), r"in_features must be a positive integer, got 10\.5"),
+    (lambda: dense_cost(10, -3), "out_features must be a positive integer, got -3"),
+    (lambda: dense_cost(False, 3), "in_features must be a positive integer"),
+])
+def test_cost_arguments_are_validated(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 # ------------------------------------------------------------ grouped convolution
 @pytest.mark.parametrize("groups", [1, 2, 4, 8])
 def test_grouped_cost_divides_by_groups(groups):

@@ -165,10 +165,12 @@ def test_non_regular_output_is_refused(work, capsys):
 
 def _temp_file_appears_then_signal(folder: Path, sig: int) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Start a run whose figure takes a while to save, send ``sig`` once its temporary file exists."""
-    np.save(folder / "wide.npy", np.ones((3, 64)))
+    np.save(folder / "wide.npy", np.random.default_rng(0).standard_normal((3, 16)))
+    noise = np.random.default_rng(1).integers(0, 256, (400, 400, 3), dtype=np.uint8)  # slow to compress
+    Image.fromarray(noise).save(folder / "noise.png")
     proc = subprocess.Popen(
-        [sys.executable, str(PROGRAM), "--mode", "pointwise", "--kernel", "wide.npy", "--image",
-         ROOT / "images" / "grace_hopper.png", "--output", "fig.svg", "--no-show"],
+        [sys.executable, str(PROGRAM), "--mode", "pointwise", "--kernel", "wide.npy", "--image", "noise.png",
+         "--output", "fig.svg", "--no-show"],
         cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=headless_env())
     deadline, seen = time.monotonic() + 60, []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -185,27 +187,34 @@ def _temp_file_appears_then_signal(folder: Path, sig: int) -> tuple[subprocess.C
 def test_signal_while_saving_leaves_no_temporary_file(tmp_path, sig):
     r, seen = _temp_file_appears_then_signal(tmp_path, sig)
     assert seen, f"the figure was saved before a temporary file was seen: {r.stdout}"
-    assert r.returncode == 128 + sig, r.stderr
+    assert r.returncode == 128 + sig, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.strip().splitlines() == [f"{PREFIX}interrupted ({signal.Signals(sig).name}); "
                                              "no figure was left half-written"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.png", "wide.npy"]
 
 
 def test_summary_print_failures_after_the_figure_are_one_line(tmp_path):
+    small = tmp_path / "small.png"  # a small image keeps the four runs quick
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(small)
     # stdout closed before the program starts: the figure is still written, no traceback
-    r = subprocess.run(f'"{sys.executable}" "{PROGRAM}" --no-show --output a.png >&-', shell=True, cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120, env=headless_env())
+    command = f'"{sys.executable}" "{PROGRAM}" --no-show --image small.png'
+    r = subprocess.run(f"{command} --output a.png >&-", shell=True, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=headless_env())
     assert r.returncode == 0 and r.stderr == "" and (tmp_path / "a.png").exists()
-    # stdout full: one line saying the figure was saved, exit 1
-    with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, str(PROGRAM), "--no-show", "--output", tmp_path / "b.png"], stdout=full,
-                           stderr=subprocess.PIPE, text=True, timeout=120, env=headless_env())
-    assert r.returncode == 1 and (tmp_path / "b.png").exists()
-    assert r.stderr.strip().splitlines() == [f"{PREFIX}could not print the summary (No space left on device); "
-                                             f"the figure was saved to {tmp_path / 'b.png'}"]
+    # stdout full (Linux's /dev/full): one line saying the figure was saved, exit 1
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, str(PROGRAM), "--no-show", "--image", small, "--output",
+                                tmp_path / "b.png"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                                env=headless_env())
+        assert r.returncode == 1 and (tmp_path / "b.png").exists()
+        assert r.stderr.strip().splitlines() == [f"{PREFIX}could not print the summary (No space left on device); "
+                                                 f"the figure was saved to {tmp_path / 'b.png'}"]
+    else:
+        Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "b.png")
     # a reader that stops early (| head -1) is not an error
-    r = subprocess.run(f'"{sys.executable}" "{PROGRAM}" --no-show --output c.png | head -1', shell=True,
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120, env=headless_env())
+    r = subprocess.run(f"{command} --output c.png | head -1", shell=True, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env=headless_env())
     assert r.stdout.startswith("mode    : depthwise") and r.stderr == ""
     # a path the terminal cannot encode is escaped, not a traceback
     name = tmp_path / "ñame✓.png"
@@ -213,7 +222,7 @@ def test_summary_print_failures_after_the_figure_are_one_line(tmp_path):
     r = run_process("--image", name, "--no-figure", cwd=tmp_path, env=headless_env(PYTHONIOENCODING="ascii"))
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert "\\xf1ame\\u2713.png" in r.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png", "ñame✓.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png", "small.png", "ñame✓.png"]
 
 
 def test_missing_package_is_one_line(tmp_path):
@@ -497,3 +506,26 @@ def test_overflow_and_nan_have_distinct_messages():
 def test_library_arguments_are_checked(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: conv.output_size((5.5, 5), 3), r"in_size must be \(H, W\) with positive integers, got \(5\.5, 5\)"),
+    (lambda: conv.output_size((0, 5), 3), "in_size must be"),
+    (lambda: conv.output_size(5, 3), r"in_size must be \(H, W\), got 5"),
+    (lambda: conv.pad_amounts(5.5, 3), r"n \(the input length\) must be a positive integer, got 5\.5"),
+    (lambda: conv.pad_amounts(5, 0), r"k \(the kernel length\) must be a positive integer, got 0"),
+])
+def test_size_helpers_check_their_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_replacing_a_hard_linked_output_leaves_the_other_name_alone(work, capsys):
+    """Decided: the figure is a new file renamed over the output name, so another hard link
+    to the old file (not an input) keeps the old contents instead of being overwritten."""
+    (work / "keep.png").write_bytes(b"precious")
+    os.link(work / "keep.png", work / "out.png")
+    code, _, err = main_in_process(capsys, "--image", "in.png", "--output", "out.png", "--no-show")
+    assert code == 0, err
+    assert (work / "keep.png").read_bytes() == b"precious"
+    assert (work / "out.png").read_bytes().startswith(b"\x89PNG")

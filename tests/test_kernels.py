@@ -61,3 +61,44 @@ def test_errors_and_presets():
     dk = kernels.default_depthwise_kernel(4)
     assert dk.shape == (3, 3, 4)
     np.testing.assert_array_equal(dk[:, :, 3], kernels.sobel_x())
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: kernels.box(20000), r"kernel size 20000x20000 is too large"),
+    (lambda: kernels.gaussian(100000), "too large"),
+    (lambda: kernels.identity((1, 10**7)), "too large"),
+    (lambda: kernels.box(2.5), r"kernel size must be a positive integer or a pair \(Kh, Kw\), got 2\.5"),
+    (lambda: kernels.box(0), "kernel size must be"),
+    (lambda: kernels.box(True), "kernel size must be"),
+    (lambda: kernels.gaussian_1d(0), "size must be a positive integer .* got 0"),
+    (lambda: kernels.gaussian(5, sigma=float("nan")), "sigma must be a positive finite number"),
+    (lambda: kernels.gaussian(5, sigma=0), "sigma must be"),
+    (lambda: kernels.get_kernel(["box"]), "unknown kernel"),
+    (lambda: kernels.pointwise_preset(None), "unknown pointwise preset"),
+    (lambda: kernels.separability(np.full((3, 3), np.nan)), r"kernel contains NaN or infinity \(shape \(3, 3\)\)"),
+    (lambda: kernels.separability(np.ones((3, 3)) * 1j), "real numbers"),
+    (lambda: kernels.separability(np.zeros((0, 3))), r"non-empty 2-D array \(Kh, Kw\), got shape \(0, 3\)"),
+    (lambda: kernels.separability(np.array([["a"]])), "real numbers"),
+    (lambda: kernels.low_rank_terms(np.eye(3), rank=1.5), "rank must be"),
+    (lambda: kernels.default_depthwise_kernel(0), "channels must be a positive integer, got 0"),
+    (lambda: kernels.default_depthwise_kernel(2.0), "channels must be a positive integer"),
+    (lambda: kernels.pca_pointwise(np.zeros((4, 4)), 1), r"non-empty \(H, W, C\) array, got shape \(4, 4\)"),
+    (lambda: kernels.pca_pointwise(np.zeros((4, 4, 0)), 1), r"got shape \(4, 4, 0\)"),
+    (lambda: kernels.pca_pointwise(np.zeros((4, 4, 3)), 4), r"k must be an integer between 1 and .* 3 "
+                                                            r"\(features shape \(4, 4, 3\)\), got 4"),
+    (lambda: kernels.pca_pointwise(np.zeros((4, 4, 3)), 1.0), "k must be an integer"),
+    (lambda: kernels.pca_pointwise(np.zeros((1, 1, 3)), 1), "at least 2 pixels"),
+    (lambda: kernels.pca_pointwise(np.full((2, 2, 3), np.inf), 1), "features contain NaN or infinity"),
+    (lambda: kernels.pca_pointwise(np.ones((2, 2, 3)) * 1j, 1), "features must hold real numbers"),
+])
+def test_bad_arguments_raise_value_errors_naming_them(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_degenerate_but_valid_inputs_work():
+    assert kernels.separability(np.zeros((3, 3))).rank == 0
+    assert kernels.separability(np.array([[True, False]])).rank == 1
+    weights, mean, explained = kernels.pca_pointwise(np.ones((3, 3, 2)), 1)  # no variance at all
+    assert weights.shape == (2, 1) and np.all(explained == 0)
+    assert kernels.default_depthwise_kernel(np.int64(5)).shape == (3, 3, 5)

@@ -146,3 +146,36 @@ def test_nbval_tags_on_interactive_cells():
         for cell in nb["cells"]:
             if cell["cell_type"] == "code" and ".widget()" in "".join(cell["source"]):
                 assert "nbval-ignore-output" in cell["metadata"].get("tags", []), nb_path.name
+
+
+def _colab_setup(tmp_path: Path, origin: str) -> subprocess.CompletedProcess:
+    """Run the setup cell as on Colab (google.colab imported) in an empty folder, git pointed at ``origin``."""
+    code = ("import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+            + _setup_cell(NOTEBOOKS[0])
+            + "\nimport helpers, pathlib\nprint(pathlib.Path(helpers.__file__).parent.parent)")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GIT_CONFIG_COUNT": "1",
+           "GIT_CONFIG_KEY_0": f"url.{origin}.insteadOf", "GIT_CONFIG_VALUE_0": repo.CLONE_URL,
+           "GIT_TERMINAL_PROMPT": "0"}
+    content = tmp_path / "content"
+    content.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, "-c", code], cwd=content, capture_output=True, text=True, env=env)
+
+
+def test_setup_cell_on_colab_clones_quietly_and_says_so_when_it_cannot(tmp_path):
+    """The Colab branch: a quiet clone of CLONE_URL at BRANCH into the working folder, or one clear line."""
+    sys.path.insert(0, str(ROOT / "tests" / "compat"))
+    from run_compat import snapshot
+
+    origin = snapshot(tmp_path / "origin")
+    r = _colab_setup(tmp_path, f"file://{origin}")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    clone = tmp_path / "content" / repo.NAME
+    assert r.stdout.strip() == str(clone)
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=clone, capture_output=True, text=True)
+    assert branch.stdout.strip() == repo.BRANCH
+    again = _colab_setup(tmp_path, "file:///nonexistent")  # second run: the clone is there, no git
+    assert again.returncode == 0 and again.stdout.strip() == str(clone) and again.stderr == ""
+
+    failed = _colab_setup(tmp_path / "offline", "file:///nonexistent")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("Could not fetch the series:") and "Traceback" not in failed.stderr

@@ -37,14 +37,14 @@ def test_constraints_pin_every_dependency():
 
 def test_public_functions_have_docstrings_and_hints():
     missing = []
-    for path in sorted((ROOT / "helpers").glob("*.py")):
+    for path in sorted((ROOT / "helpers").rglob("*.py")):  # the explorers/ package too
         tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 if not ast.get_docstring(node):
-                    missing.append(f"{path.name}:{node.name} has no docstring")
+                    missing.append(f"{path.relative_to(ROOT)}:{node.name} has no docstring")
                 if node.returns is None:
-                    missing.append(f"{path.name}:{node.name} has no return annotation")
+                    missing.append(f"{path.relative_to(ROOT)}:{node.name} has no return annotation")
     assert not missing, missing
 
 

@@ -147,3 +147,14 @@ def test_widget_disables_inert_controls_and_links_play():
     n.value, kernel.value = 4, 5
     padding = next(c for c in flat if getattr(c, "description", "") == "padding")
     assert "valid" not in padding.options
+
+
+def test_big_images_keep_one_pixel_edges_when_reduced_for_display():
+    from helpers.widgets import _max_abs_pool
+
+    edges = np.zeros((256, 256))
+    edges[:, 101] = -2.0  # a one-pixel line on an odd column: subsampling by 2 would drop it
+    edges[57, :] = 1.5
+    shown = _max_abs_pool(edges, 2)
+    assert shown.shape == (128, 128) and shown[:, 50].min() == -2.0 and shown[28, :].max() == 1.5
+    assert _max_abs_pool(np.arange(25.0).reshape(5, 5), 2).tolist() == [[6, 8, 9], [16, 18, 19], [21, 23, 24]]

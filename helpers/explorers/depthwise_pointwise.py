@@ -203,12 +203,12 @@ def depthwise_pointwise() -> Explorer:
     """Notebook 02's explorer: layer type, groups, kernel, K, output channels and depth multiplier."""
     controls = {
         "mode": ("toggle", MODES_02, "depthwise"),
+        "groups": ("select", [1, 2, 3, 6], 1),
         "image": ("dropdown", list(INPUTS_02), "rgb_shapes"),
         "kernel": ("dropdown", KERNELS_02, KERNELS_02[0]),
         "size": ("slider", 3, 7, 2, 3),
         "out_channels": ("slider", 1, MAX_OUT, 1, 6),
         "multiplier": ("slider", 1, 2, 1, 1),
-        "groups": ("select", [1, 2, 3, 6], 1),
     }
     states = [{"mode": "standard/grouped", "groups": 3}, {"mode": "standard/grouped", "out_channels": 4},
               {"mode": "standard/grouped", "image": "rgb_shapes + inverted (C=6)", "groups": 2},

@@ -127,9 +127,15 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
     positions = sorted({0, min(1, ho * wo - 1), ho * wo - 1}) if strip else [position]
 
     def draw(fig: Figure) -> None:
-        from ..plotting import draw_window_step
+        from ..plotting import draw_window_step, move_window_step
 
         font = 8.0  # 11 px at 100 dpi; a cell is at least 30 px
+        key = (n, kernel, stride, padding, dilation, step)
+        parts = fig.__dict__.get("_window_parts")
+        if parts is not None and parts["key"] == key and not strip:  # the same grids: only move the window
+            move_window_step(parts, (r, c))
+            parts["title"].set_text(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}")
+            return
         if strip:
             axes = fig.subplots(2, len(positions), squeeze=False, height_ratios=[s["grid"].shape[0], ho])
             for i, p in enumerate(positions):
@@ -140,13 +146,18 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
                 axes[1, i].set_title(f"out[{pr}, {pc}] = {s['out'][pr, pc]:g}", fontsize=10)
         else:
             ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[s["grid"].shape[1], max(kw, 2) + 1, max(wo, 3)])
-            draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
-                             stride=s["stride"], dilation=s["dilation"], fontsize=font)
-            ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: padding)", fontsize=10)
-            ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
-            ax_k.imshow(s["kernel"], cmap="RdBu_r", vmin=-np.abs(s["kernel"]).max(), vmax=np.abs(s["kernel"]).max())
+            parts = draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
+                                     stride=s["stride"], dilation=s["dilation"], fontsize=font)
+            ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: zero padding)",
+                            fontsize=10)
+            parts["title"] = ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
+            parts["key"] = key
+            fig.__dict__["_window_parts"] = parts
+            vmax = np.abs(s["kernel"]).max()
+            ax_k.imshow(s["kernel"], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             for (y, x), v in np.ndenumerate(s["kernel"]):
-                ax_k.text(x, y, f"{v:g}", ha="center", va="center", fontsize=8)
+                ax_k.text(x, y, f"{v:g}", ha="center", va="center", fontsize=8,
+                          color="white" if abs(v) > 0.6 * vmax else "black")
             ax_k.set_xticks([])
             ax_k.set_yticks([])
             ax_k.set_title(f"kernel {kh}×{kw}", fontsize=10)
@@ -157,7 +168,8 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
            + (f"at output positions {', '.join(str(divmod(p, wo)) for p in positions)}" if strip
               else f"at out[{r}, {c}]")
            + f"; the {ho}×{wo} output grid with the values produced so far")
-    return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions))
+    return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions),
+                draw_key=() if strip else (n, kernel, stride, padding, dilation, step, "window"))
 
 
 def sliding_window() -> Explorer:
@@ -212,10 +224,10 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
     col, row = sep.column, sep.row
     panels = [
         Panel(f"input {image}", img, kind="rgb", width=1.0, newrow=True),
-        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.65),
+        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.6),
         Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="kernel", width=0.2),
-        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.65),
-        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.65),
+        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.8),
+        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.6),
     ]
     panels += [Panel(f"{method}: {name}", out[:, :, i], group="out", newrow=i == 0) for i, name in enumerate(RGB)]
     panels.append(Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def _compat_drive():
     from helpers.widgets import Explorer
 
     ip = get_ipython()
-    kinds = (w.IntSlider, w.FloatSlider, w.Dropdown, w.ToggleButtons, w.Checkbox)
+    kinds = (w.IntSlider, w.FloatSlider, w.SelectionSlider, w.Dropdown, w.ToggleButtons, w.Checkbox)
     seen, explorers = set(), []
     for name, value in list(ip.user_ns.items()):
         if isinstance(value, Explorer) and not name.startswith("_") and id(value) not in seen:
@@ -111,7 +112,9 @@ def _compat_drive():
         repr((exc_tuple or sys.exc_info())[1]))
 
     def frame(cap):
-        images = [o.data["image/png"] for o in cap.outputs if "image/png" in o.data]
+        # the explorer shows its PNG as image/png or inside an <img src="data:image/png..."> (text/html)
+        images = [o.data.get("image/png") or o.data["text/html"] for o in cap.outputs
+                  if "image/png" in o.data or "data:image/png" in o.data.get("text/html", "")]
         return (images[-1] if images else None), cap.stdout.strip()
 
     def leaves(widget):
@@ -121,7 +124,7 @@ def _compat_drive():
     def targets(c):
         if isinstance(c, w.Checkbox):
             return [("value", not c.value), ("value", c.value)]
-        if isinstance(c, (w.Dropdown, w.ToggleButtons)):
+        if isinstance(c, (w.Dropdown, w.ToggleButtons, w.SelectionSlider)):
             return [("index", i) for i in range(len(c.options)) if i != c.index] + [("index", c.index)]
         ends = [v for v in dict.fromkeys([c.max, c.min]) if v != c.value]
         return [("value", v) for v in ends] + [("value", c.value)]
@@ -129,7 +132,7 @@ def _compat_drive():
     report = []
     try:
         for name, ex in explorers:
-            problems, changes = [], 0
+            problems, changes, disabled = [], 0, []
             with capture_output() as cap:
                 box = ex.widget()
             prev = frame(cap)
@@ -140,9 +143,12 @@ def _compat_drive():
             if len(controls) != len(ex.controls):
                 problems.append(f"{len(controls)} controls on screen for {len(ex.controls)} declared")
             for c in controls:
-                if c.disabled:
+                if c.disabled:  # the explorer's rules say why (tests/test_explorers checks that)
+                    disabled.append(c.description)
                     continue
                 for attr, target in targets(c):
+                    if c.disabled or getattr(c, attr) == target:
+                        continue  # an earlier change of this control disabled it or moved it already
                     with capture_output() as cap:
                         setattr(c, attr, target)
                     now = frame(cap)
@@ -153,10 +159,11 @@ def _compat_drive():
                     elif has_text and not now[1]:
                         problems.append(f"{what}: no counts")
                     elif now == prev:
-                        problems.append(f"{what}: image and counts unchanged")
+                        problems.append(f"{what}: image and counts unchanged (a control that changes "
+                                        "nothing should be disabled, saying why)")
                     prev = now
             report.append({"explorer": name, "controls": len(controls), "changes": changes,
-                           "problems": problems})
+                           "disabled": disabled, "problems": problems})
     finally:
         ip.showtraceback = shown
     print("COMPAT-RESULT " + json.dumps({"explorers": report, "errors": errors}))
@@ -231,7 +238,8 @@ def run_one(path: Path, cwd: Path, kernel: str) -> tuple[list[str], dict, float]
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
         except CellExecutionError as exc:
-            problems.append(f"cell {index} failed: {str(exc).strip().splitlines()[-1][:400]}")
+            last = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[-1]  # no terminal colours
+            problems.append(f"cell {index} failed: {last[:400]}")
             return problems, report, time.perf_counter() - t0
         driver = nbformat.v4.new_code_cell(DRIVER)
         nb.cells.append(driver)
@@ -246,13 +254,13 @@ def run_one(path: Path, cwd: Path, kernel: str) -> tuple[list[str], dict, float]
         problems += [f"{x['explorer']}: {p}" for x in report["explorers"] for p in x["problems"]]
         if not report["explorers"]:
             problems.append("no Explorer found in the notebook's namespace")
-    setup = nb.cells[run_notebooks_setup_index(nb)]
+    setup = nb.cells[_setup_index(nb)]
     if setup.outputs:
         problems.append(f"the setup cell printed {[o.get('text', o.get('ename')) for o in setup.outputs]}")
     return problems, report, time.perf_counter() - t0
 
 
-def run_notebooks_setup_index(nb: nbformat.NotebookNode) -> int:
+def _setup_index(nb: nbformat.NotebookNode) -> int:
     return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
 
 
@@ -300,6 +308,7 @@ def main(argv: list[str]) -> int:
                 if not (clone / "helpers").is_dir() or heads[0] != heads[1]:
                     problems.append(f"the setup cell did not clone the series into {clone}")
             drove = ", ".join(f"{x['explorer']}: {x['changes']} changes of {x['controls']} controls"
+                              + (f", {len(x['disabled'])} disabled" if x["disabled"] else "")
                               for x in report.get("explorers", []))
             status = "ok" if not problems else "FAILED"
             print(f"{name}: {path.name} {status} in {seconds:.1f} s ({drove or 'no explorer driven'})", flush=True)

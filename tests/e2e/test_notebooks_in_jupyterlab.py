@@ -1,18 +1,39 @@
-"""Each notebook in a real JupyterLab in a real Chromium: run all, no errors, explorers respond.
+"""Each notebook in a real JupyterLab in a real Chromium: run all, no errors, every explorer control matters.
 
 For every notebook: open it, wait for the kernel, run all cells, assert that no
-cell shows an error, find each explorer (the ipywidgets box with class
-``explorer``), check its controls rendered, then move a slider, pick a dropdown
-option, click a toggle or checkbox, and assert that the plotted image (the PNG data
-URL) and the printed counts changed. Screenshots of every step go to
-test-output/e2e/. Afterwards the kernel is shut down and the notebook file on disk
-must be byte-for-byte unchanged.
+cell shows an error. Then, for each explorer (the ipywidgets box with class
+``explorer``):
+
+* every control that is enabled is moved (a slider one step, a dropdown to another
+  option, a toggle to another button, a checkbox clicked), from the default state
+  and again after each toggle option is picked, and the plotted image or the
+  printed counts must change; every disabled control must have its reason printed
+  ("<name> is disabled: ...");
+* a Play button (the sliding window) must step the picture by itself;
+* the live image is an ``<img>`` with a non-empty ``alt`` that follows the redraw,
+  shown at its natural size (not scaled down: its text stays >= 10 px);
+* the time from a control change to the new image is recorded; the median per
+  notebook is printed with the target (<= 300 ms, met or MISSED) and the machine's
+  load, and written to test-output/e2e/NN_timings.json. It is a measurement, not an
+  assertion: a timing on a shared machine says as much about the machine as about
+  the code (speed targets live in the benchmarks, not in pass/fail tests).
+
+The static explorer output (``explorer.show()``) is checked too: JupyterLab 4 does
+not copy an output's ``alt`` metadata to the ``<img>`` (asserted here, so we notice
+if it starts to), so the printed caption "Figure: ..." must be there instead.
+
+Screenshots of every explorer go to test-output/e2e/; with UPDATE_SCREENSHOTS=1 the
+default view of each explorer also replaces the README's images/screenshots/.
+Afterwards the kernel is shut down and the notebook file on disk must be
+byte-for-byte unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import statistics
 import time
 from pathlib import Path
 
@@ -20,38 +41,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
+SCREENSHOTS = ROOT / "images" / "screenshots"
 
-# What each explorer must show, and what to do with it:
-# (kind, label, value) -- kind slider: press ArrowRight `value` times; dropdown: select `value`;
-# toggle: click the button `value`; checkbox: click it. Every action must change the image and the text.
-PLANS = {
-    "01_spatial_separable_convolution.ipynb": [
-        {"controls": {"slider": 6, "dropdown": 1, "toggle": 0, "checkbox": 0},
-         "actions": [("slider", "n", 1), ("dropdown", "padding", "valid")]},
-        {"controls": {"slider": 2, "dropdown": 2, "toggle": 1, "checkbox": 0},
-         "actions": [("toggle", "method", "full"), ("slider", "size", 1), ("dropdown", "kernel", "laplacian")]},
-    ],
-    "02_depthwise_vs_pointwise_convolution.ipynb": [
-        {"controls": {"slider": 3, "dropdown": 1, "toggle": 1, "checkbox": 0},
-         "actions": [("toggle", "mode", "standard"), ("dropdown", "kernel", "gaussian"), ("slider", "size", 1),
-                     ("slider", "out channels", 2)]},
-    ],
-    "03_one_by_one_convolution.ipynb": [
-        {"controls": {"slider": 1, "dropdown": 1, "toggle": 0, "checkbox": 1},
-         "actions": [("dropdown", "preset", "random"), ("slider", "out channels", 2), ("checkbox", "relu", None)]},
-    ],
-    "04_residual_connections.ipynb": [
-        {"controls": {"slider": 2, "dropdown": 1, "toggle": 1, "checkbox": 0},
-         "actions": [("toggle", "residual", "plain"), ("slider", "depth", 3), ("dropdown", "activation", "relu")]},
-    ],
-    "05_flag_driven_convolution.ipynb": [
-        {"controls": {"slider": 1, "dropdown": 3, "toggle": 1, "checkbox": 0},
-         "actions": [("toggle", "mode", "standard"), ("slider", "stride", 1), ("dropdown", "image", "photo")]},
-    ],
+# notebook -> the README screenshot name of each of its explorers, in page order
+EXPLORERS = {
+    "01_spatial_separable_convolution.ipynb": ["explorer_01_sliding_window", "explorer_01_separable"],
+    "02_depthwise_vs_pointwise_convolution.ipynb": ["explorer_02_depthwise_pointwise"],
+    "03_one_by_one_convolution.ipynb": ["explorer_03_one_by_one"],
+    "04_residual_connections.ipynb": ["explorer_04_residual"],
+    "05_flag_driven_convolution.ipynb": ["explorer_05_program"],
 }
-
-SELECTORS = {"slider": ".widget-slider", "dropdown": ".widget-dropdown", "toggle": ".widget-toggle-buttons",
-             "checkbox": ".widget-checkbox"}
+MEDIAN_LIMIT_S = 0.300
 
 NOTEBOOK_JS = "window.jupyterapp.shell.currentWidget"
 ALL_RUN_JS = f"""() => {{
@@ -65,49 +65,100 @@ ERRORS_JS = f"""() => {NOTEBOOK_JS}.content.widgets
     .flatMap(c => c.model.outputs.toJSON())
     .filter(o => o.output_type === 'error')
     .map(o => o.ename + ': ' + o.evalue)"""
+# Every control of an explorer box: its kind, label, whether it is disabled, and what it offers.
+SELECTOR = ".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox"
+CONTROLS_JS = "ex => [...ex.querySelectorAll('" + SELECTOR + """')]
+  .map((el, index) => {
+    const kind = el.classList.contains('widget-slider') ? 'slider'
+      : el.classList.contains('widget-dropdown') ? 'dropdown'
+      : el.classList.contains('widget-toggle-buttons') ? 'toggle' : 'checkbox';
+    const label = (el.querySelector('.widget-label') || {}).textContent || '';
+    const handle = el.querySelector('.noUi-handle');
+    const select = el.querySelector('select');
+    const buttons = [...el.querySelectorAll('button')];
+    const input = el.querySelector('input[type=checkbox]');
+    const disabled = kind === 'slider' ? (el.querySelector('[disabled]') !== null)
+      : kind === 'dropdown' ? select.disabled
+      : kind === 'toggle' ? buttons.every(b => b.disabled) : input.disabled;
+    return {index, kind, label: label.trim(), disabled,
+            now: handle ? Number(handle.getAttribute('aria-valuenow')) : null,
+            min: handle ? Number(handle.getAttribute('aria-valuemin')) : null,
+            max: handle ? Number(handle.getAttribute('aria-valuemax')) : null,
+            options: select ? [...select.options].map(o => o.textContent) : buttons.map(b => b.textContent.trim()),
+            value: select ? select.options[select.selectedIndex].textContent
+              : (buttons.find(b => b.classList.contains('mod-active')) || {}).textContent};
+  })"""
 
 
-def _state(explorer) -> tuple[str, str]:
-    """(data URL of the plotted PNG, printed text) of one explorer's output."""
+def _state(explorer) -> tuple[str, str, str]:
+    """(data URL of the plotted PNG, its alt, printed text) of one explorer's output."""
     img = explorer.locator(".jp-OutputArea-output img").first
     src = img.get_attribute("src") if img.count() else ""
+    alt = img.get_attribute("alt") if img.count() else ""
     texts = explorer.locator(".jp-OutputArea-output pre").all_inner_texts()
-    return src or "", "\n".join(texts)
+    return src or "", alt or "", "\n".join(texts)
 
 
-def _wait_for_change(page, explorer, before: tuple[str, str], timeout: float = 60.0) -> tuple[str, str, float]:
+def _wait_for_change(page, explorer, before: tuple[str, str, str], what: str,
+                     timeout: float = 60.0) -> tuple[tuple[str, str, str], float]:
+    """Wait until the image or the text differs from ``before``; the seconds it took to the new image."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         now = _state(explorer)
-        if now[0] and now[0] != before[0] and now[1] and now[1] != before[1]:
-            page.wait_for_timeout(200)  # let the output settle (clear_output + display)
-            return (*_state(explorer), time.perf_counter() - t0)
-        page.wait_for_timeout(50)
+        if now[0] and now[2] and (now[0] != before[0] or now[2] != before[2]):
+            seconds = time.perf_counter() - t0
+            page.wait_for_timeout(150)  # let the output settle (clear_output + display)
+            return _state(explorer), seconds
+        page.wait_for_timeout(10)
     now = _state(explorer)
-    raise AssertionError(f"explorer did not redraw within {timeout} s: image changed {now[0] != before[0]}, "
-                         f"text changed {now[1] != before[1]}; text now:\n{now[1][:500]}")
+    raise AssertionError(f"{what}: the explorer did not change within {timeout} s; text now:\n{now[2][:600]}")
 
 
-def _control(explorer, kind: str, label: str):
-    boxes = explorer.locator(SELECTORS[kind]).filter(has_text=label)
-    assert boxes.count() >= 1, f"no {kind} labelled {label!r}"
-    return boxes.first
+def _controls(explorer) -> list[dict]:
+    return explorer.evaluate(CONTROLS_JS)
 
 
-def _act(page, explorer, kind: str, label: str, value) -> None:
-    box = _control(explorer, kind, label)
-    if kind == "slider":
-        handle = box.locator(".noUi-handle, .ui-slider-handle").first
+def _act(page, explorer, control: dict) -> str:
+    """Move one control; returns what was done."""
+    box = explorer.locator(SELECTOR).nth(control["index"])
+    if control["kind"] == "slider":
+        handle = box.locator(".noUi-handle").first
         handle.focus()
-        for _ in range(value):
-            page.keyboard.press("ArrowRight")
+        key = "ArrowLeft" if control["now"] >= control["max"] else "ArrowRight"
+        page.keyboard.press(key)
         handle.blur()
-    elif kind == "dropdown":
-        box.locator("select").select_option(label=value)
-    elif kind == "toggle":
-        box.locator(".widget-toggle-button", has_text=value).first.click()
-    elif kind == "checkbox":
-        box.locator("input[type=checkbox]").click()
+        return f"{control['label']} {key}"
+    if control["kind"] == "dropdown":
+        options = control["options"]
+        other = options[(options.index(control["value"]) + 1) % len(options)]
+        box.locator("select").select_option(label=other)
+        return f"{control['label']} -> {other}"
+    if control["kind"] == "toggle":
+        other = next(o for o in control["options"] if o != control["value"])
+        box.locator("button", has_text=other).first.click()
+        return f"{control['label']} -> {other}"
+    box.locator("input[type=checkbox]").click()
+    return f"{control['label']} clicked"
+
+
+def _exercise(page, explorer, state, timings: list[float], log: list[str], where: str):
+    """Move every enabled non-toggle control once; check the reason of every disabled one."""
+    n = len(_controls(explorer))
+    for i in range(n):
+        control = _controls(explorer)[i]
+        if control["kind"] == "toggle":
+            continue
+        if control["disabled"]:
+            name = control["label"]
+            assert f"{name} is disabled: " in state[2], f"{where}: {name} is disabled without a reason printed"
+            log.append(f"{where}: {name} disabled (reason printed)")
+            continue
+        what = _act(page, explorer, control)
+        state, seconds = _wait_for_change(page, explorer, state, f"{where}: {what}")
+        timings.append(seconds)
+        log.append(f"{where}: {what}: changed in {seconds * 1000:.0f} ms")
+        assert state[1], f"{where}: {what}: the image has no alt text"
+    return state
 
 
 def _sha(path) -> str:
@@ -115,8 +166,8 @@ def _sha(path) -> str:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", sorted(PLANS))
-def test_notebook_runs_and_explorers_respond(lab, browser, name):
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
     path = ROOT / "notebooks" / name
     digest = _sha(path)
     checkpoint = ROOT / "notebooks" / ".ipynb_checkpoints" / name.replace(".ipynb", "-checkpoint.ipynb")
@@ -124,7 +175,9 @@ def test_notebook_runs_and_explorers_respond(lab, browser, name):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     stem = name.split("_")[0]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    timings = {}
+    timings: dict = {}
+    redraws: list[float] = []
+    log: list[str] = []
     try:
         t0 = time.perf_counter()
         # a workspace of its own, reset, so no tab from an earlier test is restored beside this one
@@ -142,28 +195,79 @@ def test_notebook_runs_and_explorers_respond(lab, browser, name):
         errors = page.evaluate(ERRORS_JS)
         assert errors == [], f"{name}: cells raised {errors}"
 
+        # the static explorer outputs: JupyterLab drops the metadata alt, the printed caption carries it
+        captions = page.locator(f"{panel} .jp-OutputArea-output pre", has_text="Figure: ")
+        assert captions.count() >= len(EXPLORERS[name]), f"{name}: static explorer outputs without a caption"
+        static_alts = page.evaluate(f"""() => [...document.querySelectorAll('{panel} .jp-OutputArea-output img')]
+            .filter(i => !i.closest('.explorer')).map(i => i.getAttribute('alt'))""")
+        timings["jupyterlab_sets_img_alt_from_metadata"] = any(static_alts)
+
         explorers = page.locator(f"{panel} .explorer")
-        plans = PLANS[name]
-        assert explorers.count() == len(plans), f"{name}: expected {len(plans)} explorers, found {explorers.count()}"
-        for i, plan in enumerate(plans):
+        assert explorers.count() == len(EXPLORERS[name]), f"{name}: found {explorers.count()} explorers"
+        for i, shot in enumerate(EXPLORERS[name]):
             ex = explorers.nth(i)
             ex.scroll_into_view_if_needed()
-            for kind, count in plan["controls"].items():
-                assert ex.locator(SELECTORS[kind]).count() == count, f"{name} explorer {i}: {kind} widgets"
             page.wait_for_function(
                 "el => el.querySelector('.jp-OutputArea-output img')", arg=ex.element_handle(), timeout=60_000)
             state = _state(ex)
-            assert state[0].startswith("data:image/png;base64,") and state[1], "explorer drew nothing"
-            ex.screenshot(path=str(OUTPUT / f"{stem}_explorer{i}_0_default.png"))
-            for step, (kind, label, value) in enumerate(plan["actions"], start=1):
-                _act(page, ex, kind, label, value)
-                src, text, seconds = _wait_for_change(page, ex, state)
-                timings[f"explorer{i} {kind} {label}"] = round(seconds, 3)
-                state = (src, text)
-                ex.screenshot(path=str(OUTPUT / f"{stem}_explorer{i}_{step}_{kind}_{label.replace(' ', '_')}.png"))
+            assert state[0].startswith("data:image/png;base64,") and state[2], "explorer drew nothing"
+            assert state[1], f"{name} explorer {i}: the live image has no alt text"
+            size = ex.locator(".jp-OutputArea-output img").first.evaluate(
+                "i => [i.naturalWidth, i.getBoundingClientRect().width]")
+            assert size[1] >= size[0] - 1, f"{name} explorer {i}: image scaled down from {size[0]} to {size[1]} px"
+            # a tall window for the picture, so the whole explorer fits (the width, and so the layout, stay)
+            page.set_viewport_size({"width": 1400, "height": 2400})
+            ex.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            ex.screenshot(path=str(OUTPUT / f"{shot}.png"))
+            if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+                ex.screenshot(path=str(SCREENSHOTS / f"{shot}.png"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            ex.scroll_into_view_if_needed()
+            play = ex.locator(".widget-play button").first
+            if play.count():
+                play.click()  # the play button walks the position slider: the picture changes by itself
+                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play")
+                state, _ = _wait_for_change(page, ex, state, f"{stem} explorer {i}: play, second step")
+                ex.locator(".widget-play button").nth(1).click()  # pause
+                page.wait_for_timeout(1500)  # a step already on its way may still arrive
+                state = _state(ex)
+                log.append(f"{stem} explorer {i}: play stepped the window twice")
+            alt_before = state[1]
+            where = f"{stem} explorer {i} (default)"
+            state = _exercise(page, ex, state, redraws, log, where)
+            if any(not c["disabled"] for c in _controls(ex)):
+                assert state[1] != alt_before, f"{where}: the alt text did not follow the controls"
+            toggles = [c for c in _controls(ex) if c["kind"] == "toggle"]
+            for toggle in toggles:
+                for option in toggle["options"]:
+                    current = next(c for c in _controls(ex) if c["index"] == toggle["index"])
+                    if option == current["value"]:
+                        continue
+                    ex.locator(SELECTOR).nth(toggle["index"]).locator("button", has_text=option).first.click()
+                    state, seconds = _wait_for_change(page, ex, state, f"{where}: {toggle['label']} -> {option}")
+                    redraws.append(seconds)
+                    log.append(f"{stem} explorer {i}: {toggle['label']} -> {option}: "
+                               f"changed in {seconds * 1000:.0f} ms")
+                    state = _exercise(page, ex, state, redraws, log, f"{stem} explorer {i} ({option})")
+            ex.screenshot(path=str(OUTPUT / f"{shot}_after.png"))
         assert page.evaluate(ERRORS_JS) == []
     finally:
-        (OUTPUT / f"{stem}_timings.json").write_text(json.dumps(timings, indent=2))
+        if redraws:
+            timings["redraw_median_s"] = round(statistics.median(redraws), 3)
+            timings["redraw_max_s"] = round(max(redraws), 3)
+            timings["redraws"] = len(redraws)
+            timings["redraw_target_s"] = MEDIAN_LIMIT_S
+            timings["redraw_target_met"] = timings["redraw_median_s"] <= MEDIAN_LIMIT_S
+            timings["load_average_1min"] = os.getloadavg()[0]
+        timings["log"] = log
+        (OUTPUT / f"{stem}_timings.json").write_text(json.dumps(timings, indent=2, ensure_ascii=False))
+        print(f"\n{name}: {len(redraws)} control changes, median redraw "
+              f"{timings.get('redraw_median_s', float('nan')) * 1000:.0f} ms, max "
+              f"{timings.get('redraw_max_s', float('nan')) * 1000:.0f} ms (target <= {MEDIAN_LIMIT_S * 1000:.0f} ms: "
+              f"{'met' if timings.get('redraw_target_met') else 'MISSED'}; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs); JupyterLab sets the <img> alt from "
+              f"the output metadata: {timings.get('jupyterlab_sets_img_alt_from_metadata')}")
         page.screenshot(path=str(OUTPUT / f"{stem}_page.png"))
         lab.shutdown_kernels()
         page.close()
