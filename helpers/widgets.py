@@ -146,12 +146,18 @@ def _max_abs_pool(a: np.ndarray, step: int) -> np.ndarray:
     """(H, W) -> (ceil(H/step), ceil(W/step)): of each step×step block, its value of largest |value|."""
     h, w = a.shape
     hp, wp = -(-h // step) * step, -(-w // step) * step
-    padded = np.zeros((hp, wp), dtype=float)
-    padded[:h, :w] = a
-    blocks = padded.reshape(hp // step, step, wp // step, step).transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(hp // step, wp // step, step * step)
-    pick = np.abs(blocks).argmax(axis=2)
-    return np.take_along_axis(blocks, pick[:, :, None], axis=2)[:, :, 0]
+    if (hp, wp) != (h, w):
+        padded = np.zeros((hp, wp), dtype=a.dtype)
+        padded[:h, :w] = a
+        a = padded
+    hi = a[::step, ::step].copy()
+    lo = hi.copy()
+    for i in range(step):
+        for j in range(step):
+            if i or j:
+                np.maximum(hi, a[i::step, j::step], out=hi)
+                np.minimum(lo, a[i::step, j::step], out=lo)
+    return np.where(hi >= -lo, hi, lo)
 
 
 def _describe_scale(p: Panel, kw: dict) -> str:
@@ -363,18 +369,22 @@ class Explorer:
         """The data drawn for ``p``: an image larger than its panel is reduced to about the
         panel's size (drawing fewer pixels keeps a redraw fast); values keep, of each s×s
         block, the one of largest magnitude, so a one-pixel edge or error never vanishes."""
-        if p.kind == "kernel":
-            return p.data
-        step = int(np.ceil(max(p.data.shape[:2]) / (self.panel_size * self.dpi * 0.85 * min(p.width, 1.0))))
+        step = self._step(p)
         if step == 1:
             return p.data
         if p.kind == "rgb":
             return p.data[::step, ::step]
         return _max_abs_pool(p.data, step)
 
+    def _step(self, p: Panel) -> int:
+        if p.kind == "kernel":
+            return 1
+        return int(np.ceil(max(p.data.shape[:2]) / (self.panel_size * self.dpi * 0.85 * min(p.width, 1.0))))
+
     def _layout_key(self, view: View, panels: list[Panel]) -> tuple:
-        return (tuple((p.kind, self._shown(p).shape, p.group, p.width, p.newrow) for p in panels), len(view.lines),
-                bool(view.title))
+        shapes = [tuple(-(-n // self._step(p)) for n in p.data.shape[:2]) + p.data.shape[2:] for p in panels]
+        return (tuple((p.kind, shape, p.group, p.width, p.newrow) for p, shape in zip(panels, shapes, strict=True)),
+                len(view.lines), bool(view.title))
 
     def figure(self, view: View, setting: str = "the current setting") -> Figure:
         """Draw ``view`` into the explorer's figure (reused when the layout is unchanged)
@@ -399,25 +409,26 @@ class Explorer:
         if self._fig is None or layout != self._layout:
             self._switch(layout, view, panels)
         # one colour scale per group: all of its panels together
+        shown = [self._shown(p) for p in panels]  # what is drawn; extremes kept (max-|value| pooling)
         group_scale: dict[str, dict] = {}
-        for p, g in zip(panels, self._group_of, strict=True):
+        for d, g in zip(shown, self._group_of, strict=True):
             if g is not None:
-                group_scale.setdefault(g, []).append(p.data)
+                group_scale.setdefault(g, []).append(d)
         group_scale = {g: self._scale(np.concatenate([np.ravel(d) for d in ds]),
                                       next(p.kind for p, gg in zip(panels, self._group_of, strict=True) if gg == g))
                        for g, ds in group_scale.items()}
         scales = []
-        for artist, texts, p, g in zip(self._artists, self._texts, panels, self._group_of, strict=True):
+        for artist, texts, p, g, d in zip(self._artists, self._texts, panels, self._group_of, shown, strict=True):
             if p.kind == "rgb":
-                artist.set_data(np.clip(self._shown(p), 0.0, 1.0))
+                artist.set_data(np.clip(d, 0.0, 1.0))
                 scales.append({"cmap": None})
             else:
                 kw = group_scale[g]
-                artist.set_data(self._shown(p))
+                artist.set_data(d)
                 artist.set_cmap(kw["cmap"])
                 artist.set_clim(kw["vmin"], kw["vmax"])
                 scales.append(kw)
-                finite = p.data[np.isfinite(p.data)]
+                finite = p.data[np.isfinite(p.data)] if texts else p.data[:0]
                 integers = bool(np.all(finite == np.round(finite)))
                 for t, v in zip(texts, np.ravel(p.data), strict=False):
                     t.set_text("" if not np.isfinite(v) else f"{v:g}" if integers else f"{v:.2f}")
