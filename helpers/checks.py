@@ -24,6 +24,8 @@ __all__ = [
     "check_flag_program",
     "check_merged_1x1",
     "check_residual_block",
+    "check_residual_backward",
+    "check_inception_3a",
 ]
 
 _RNG_SEED = 1234
@@ -244,7 +246,11 @@ def check_merged_1x1(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool
 
 
 def check_residual_block(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> bool:
-    """Check ``fn(x (N, D), W1 (D, H), W2 (H, D)) -> relu(x @ W1) @ W2 + x``."""
+    """Check ``fn(x (N, D), W1 (D, H), W2 (H, D)) -> relu(x @ W1) @ W2 + x`` (the pre-activation form).
+
+    The ResNet v1 form, relu(relu(x @ W1) @ W2 + x), is a different valid block: it is
+    recognised and named, not called a mistake.
+    """
     rng = np.random.default_rng(_RNG_SEED)
     x, w1, w2 = rng.standard_normal((6, 4)), rng.standard_normal((4, 8)), rng.standard_normal((8, 4))
     got, problem = _call(fn, x.copy(), w1.copy(), w2.copy())
@@ -257,13 +263,122 @@ def check_residual_block(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.n
     if np.allclose(got, want - x):
         return _say(False, "you returned F(x) only: the skip connection (+ x) is missing")
     if np.allclose(got, np.maximum(want, 0)):
-        return _say(False, "you applied ReLU after the addition; this block adds x last: F(x) + x")
+        return _say(False, "that is the ResNet v1 block, relu(F(x) + x): a valid block, but not the one asked "
+                           "for here -- this exercise wants the pre-activation form F(x) + x, nothing after the add")
     if not np.allclose(got, want):
         return _say(False, "values differ from relu(x @ W1) @ W2 + x")
     zero, _ = _call(fn, x.copy(), w1.copy(), np.zeros_like(w2))
     if zero is None or not np.allclose(zero, x):
         return _say(False, "with W2 = 0 the block should be exactly the identity")
     return _say(True, "F(x) + x is right, and with W2 = 0 the block is exactly the identity")
+
+
+def _with_residual_class(net: object, cls: type) -> object:
+    """Replace every nn.Residual inside ``net`` by ``cls(block)`` (same branch, same weights)."""
+    from . import nn
+
+    if isinstance(net, nn.Sequential):
+        net.layers = [cls(layer.block) if type(layer) is nn.Residual else _with_residual_class(layer, cls)
+                      for layer in net.layers]
+        for layer in net.layers:
+            if isinstance(layer, cls) and hasattr(layer, "block"):
+                _with_residual_class(layer.block, cls)
+    return net
+
+
+def check_residual_backward(cls: type) -> bool:
+    """Check a residual wrapper class: ``cls(block)`` with ``forward(x) = x + block.forward(x)`` and the
+    learner's ``backward(dy) -> dx`` (x, dy, dx: (N, D)), which must also let the branch store its gradients.
+
+    Checked on one block against the engine's reference, then by finite differences in a
+    ResNet v1 network (ReLU after the addition) and in a pre-activation network.
+    """
+    import copy
+
+    from . import nn
+
+    rng = np.random.default_rng(_RNG_SEED)
+    x, dy = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
+    branch = nn.branch(4, block="preact", rng=np.random.default_rng(3))
+    mine = cls(branch)
+    reference = nn.Residual(copy.deepcopy(branch))
+    try:
+        mine.forward(x.copy())
+    except Exception as exc:  # noqa: BLE001 - report anything the learner's class raises
+        return _say(False, f"forward raised {type(exc).__name__}: {exc} (keep forward as x + self.block.forward(x))")
+    reference.forward(x.copy())
+    want = reference.backward(dy.copy())
+    got, problem = _call(mine.backward, dy.copy())
+    if problem:
+        return _say(False, problem)
+    got = np.asarray(got)
+    if got.shape != x.shape:
+        return _say(False, f"backward returned shape {got.shape}, expected {x.shape}: dx has the shape of x")
+    from_branch = want - dy
+    if np.allclose(got, dy):
+        return _say(False, "you returned dy only: that is the shortcut's share; the branch F also depends on x, "
+                           "so add its gradient self.block.backward(dy)")
+    if np.allclose(got, from_branch):
+        return _say(False, "you returned the branch's gradient only: the identity shortcut passes dy down "
+                           "unchanged (d(x)/dx = I), so add dy")
+    if np.allclose(got, 2 * dy) or np.allclose(got, dy + 2 * from_branch):
+        return _say(False, "the shortcut and the branch should each be counted once: dx = dy + F.backward(dy)")
+    if not np.allclose(got, want):
+        return _say(False, "dx differs from dy + self.block.backward(dy)")
+    for (_, g_ref), (_, g_mine) in zip(reference.params(), mine.params(), strict=True):
+        if not np.allclose(g_ref, g_mine):
+            return _say(False, "dx is right, but the branch's weights did not get their gradients: call "
+                               "self.block.backward(dy) exactly once (it stores them)")
+    x_net, y_net = rng.standard_normal((12, 2)), rng.integers(0, 3, 12)
+    worst = 0.0
+    for block in ("v1", "preact"):
+        net = _with_residual_class(nn.make_network(3, block=block, width=5, seed=2), cls)
+        try:
+            worst = max(worst, nn.gradient_check(net, x_net, y_net, eps=1e-5, samples=8))
+        except Exception as exc:  # noqa: BLE001
+            return _say(False, f"in a {block} network your class raised {type(exc).__name__}: {exc}")
+        if worst > 1e-4:
+            return _say(False, f"in a {block} network the gradients differ from finite differences "
+                               f"(relative error {worst:.1e})")
+    return _say(True, "dx = dy + F.backward(dy); the gradient check passes (relative error below 1e-4) in a "
+                      "ResNet v1 network and in a pre-activation network")
+
+
+def check_inception_3a(fn: Callable[[bool], int]) -> bool:
+    """Check ``fn(reduce) -> MACs`` of GoogLeNet's inception (3a) module for one image, with
+    (``reduce=True``) and without (``reduce=False``) the 1x1 reductions."""
+    from .architectures import inception_3a_branches
+
+    for reduce in (True, False):
+        branches = inception_3a_branches(reduce)
+        want = sum(c.macs for c in branches.values())
+        got, problem = _call(fn, reduce)
+        if problem:
+            return _say(False, problem)
+        try:
+            got = int(got)
+        except (TypeError, ValueError):
+            return _say(False, f"return the number of MACs as an int, got {type(got).__name__}")
+        label = "with the 1x1 reductions" if reduce else "without them"
+        if got == want:
+            continue
+        hint = ""
+        if got == 2 * want:
+            hint = " -- that is FLOPs (2 x MACs); count multiply-accumulates"
+        elif reduce and got == want - branches["pool"].macs:
+            hint = " -- the pool branch's 1x1 projection (192 -> 32) costs MACs too"
+        elif reduce and got == sum(c.macs for c in inception_3a_branches(False).values()):
+            hint = " -- that is the module without reductions"
+        elif not reduce and got == sum(c.macs for c in inception_3a_branches(True).values()):
+            hint = " -- that is the module with the reductions"
+        elif reduce:
+            red = 28 * 28 * 192 * (96 + 16)
+            if got == want - red:
+                hint = " -- the 1x1 reductions themselves (192 -> 96 and 192 -> 16) cost MACs too"
+        return _say(False, f"{label}: expected {want:,} MACs, got {got:,}{hint}")
+    saved = sum(c.macs for c in inception_3a_branches(False).values()) / sum(
+        c.macs for c in inception_3a_branches(True).values())
+    return _say(True, f"both totals right: the 1x1 reductions make inception (3a) {saved:.1f}x cheaper")
 
 
 # ---------------------------------------------------------------------------------------
