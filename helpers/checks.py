@@ -50,32 +50,70 @@ def _call(fn: Callable, *args: object) -> tuple[object, str | None]:
     return result, None
 
 
+_SIZE_MISTAKES: tuple[tuple[str, Callable[[int, int, int, int, int], int]], ...] = (
+    ("you padded only once: padding=p means p zeros on *each* side, 2p in total",
+     lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1),
+    ("you left out the padding: the window slides over n + 2p pixels",
+     lambda n, k, s, p, d: (n - d * (k - 1) - 1) // s + 1),
+    ("you rounded up; the last window must fit inside, so round down (floor)",
+     lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1),
+    ("off by one: the first window position counts too, floor((n + 2p - span) / s) + 1",
+     lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s),
+    ("off by one: subtract the whole span d(k-1)+1 before dividing, floor((n + 2p - span) / s) + 1",
+     lambda n, k, s, p, d: (n + 2 * p - d * (k - 1)) // s + 1),
+    ("a dilated kernel spans d*(k-1)+1 pixels, not k",
+     lambda n, k, s, p, d: (n + 2 * p - k) // s + 1),
+    ("you left out the stride: the window moves s pixels at a time, so divide by s",
+     lambda n, k, s, p, d: n + 2 * p - d * (k - 1)),
+)
+
+
 def check_output_size(fn: Callable[[int, int, int, int, int], int]) -> bool:
-    """Check ``fn(n, k, stride, padding, dilation) -> output length`` (padding an int)."""
-    cases = [(7, 3, 1, 0, 1), (7, 3, 2, 0, 1), (8, 3, 2, 1, 1), (10, 3, 1, 0, 2), (5, 5, 1, 2, 1), (6, 4, 3, 1, 2)]
-    for n, k, s, p, d in cases:
-        got, problem = _call(fn, n, k, s, p, d)
+    """Check ``fn(n, k, stride, padding, dilation) -> output length`` (padding an int, per side).
+
+    The learner's function is run on every case first; a typical mistake (padding once,
+    no padding, rounding up, off by one, no dilation, no stride) is named when the
+    function agrees with that mistake's formula on all cases, else the first wrong case
+    is shown with the hints that fit it.
+    """
+    cases = [(7, 3, 1, 0, 1), (7, 3, 2, 0, 1), (10, 3, 2, 0, 1), (8, 3, 2, 1, 1), (10, 3, 1, 0, 2),
+             (5, 5, 1, 2, 1), (6, 4, 3, 1, 2), (12, 3, 3, 2, 1)]
+    got = {}
+    for case in cases:
+        value, problem = _call(fn, *case)
         if problem:
             return _say(False, problem)
-        want = conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out
-        if got != want:
-            hint = ""
-            if got == want + 1 or got == want - 1:
-                hint = " -- off by one: count the window positions, floor((n + 2p - span) / s) + 1"
-            if d > 1 and got == conv.pad_amounts(n, k, stride=s, padding=p).out:
-                hint = " -- a dilated kernel spans d*(k-1)+1 pixels, not k"
-            return _say(False, f"n={n}, k={k}, stride={s}, padding={p}, dilation={d}: expected {want}, got {got}{hint}")
-    return _say(True, f"output size correct on all {len(cases)} cases")
+        got[case] = value
+    want = {(n, k, s, p, d): conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out for n, k, s, p, d in cases}
+    wrong = [case for case in cases if got[case] != want[case]]
+    if not wrong:
+        return _say(True, f"output size correct on all {len(cases)} cases")
+    everywhere = [hint for hint, f in _SIZE_MISTAKES if all(got[c] == f(*c) for c in cases)]
+    n, k, s, p, d = wrong[0]
+    hints = everywhere or [hint for hint, f in _SIZE_MISTAKES if got[wrong[0]] == f(n, k, s, p, d)]
+    where = f"n={n}, k={k}, stride={s}, padding={p}, dilation={d}: expected {want[wrong[0]]}, got {got[wrong[0]]!r}"
+    if hints:
+        return _say(False, f"{where} -- " + "; or ".join(hints))
+    return _say(False, f"{where} ({len(wrong)} of {len(cases)} cases wrong): "
+                       "floor((n + 2p - span) / s) + 1 with span = d(k-1)+1")
 
 
 def check_rank1_factors(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> bool:
-    """Check ``fn(kernel (K, K)) -> (column (K,), row (K,))`` with outer(column, row) == kernel."""
+    """Check ``fn(kernel (K, K)) -> (column (K,), row (K,))`` with outer(column, row) == kernel.
+
+    Besides Sobel-x, a Gaussian and a box, two rank-1 kernels whose first row (and first
+    column) are zero or whose rows change sign, so a split that divides by ``kernel[0, 0]``
+    or trusts the first row is caught.
+    """
     from .kernels import box, gaussian, sobel_x
 
-    for name, k in (("sobel_x", sobel_x()), ("gaussian(5)", gaussian(5)), ("box(3)", box(3))):
-        got, problem = _call(fn, k)
+    tests = (("sobel_x", sobel_x()), ("gaussian(5)", gaussian(5)), ("box(3)", box(3)),
+             ("outer([0, 1, -2], [0, 3, 1]) (zero first row and column)", np.outer([0.0, 1, -2], [0.0, 3, 1])),
+             ("outer([2, 1, -1], [1, 2, 3])", np.outer([2.0, 1, -1], [1.0, 2, 3])))
+    for name, k in tests:
+        got, problem = _call(fn, k.copy())
         if problem:
-            return _say(False, problem)
+            return _say(False, f"{name}: {problem}")
         try:
             col, row = (np.asarray(v, dtype=float).ravel() for v in got)
         except (TypeError, ValueError):
@@ -83,12 +121,15 @@ def check_rank1_factors(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]
         if col.shape != (k.shape[0],) or row.shape != (k.shape[1],):
             return _say(False, f"{name}: column should have {k.shape[0]} entries and row {k.shape[1]}, "
                                f"got {col.shape} and {row.shape}")
+        if not (np.all(np.isfinite(col)) and np.all(np.isfinite(row))):
+            return _say(False, f"{name}: your column or row contains nan/inf -- a division by zero? kernel[0, 0] "
+                               "(or the row you picked) can be 0; take a row that is not all zeros")
         if np.allclose(np.outer(row, col), k) and not np.allclose(np.outer(col, row), k):
             return _say(False, f"{name}: column and row are swapped: outer(row, column) gives the kernel")
         if not np.allclose(np.outer(col, row), k):
             return _say(False, f"{name}: outer(column, row) differs from the kernel by up to "
                                f"{np.abs(np.outer(col, row) - k).max():.3g}")
-    return _say(True, "outer(column, row) reproduces sobel_x, gaussian(5) and box(3)")
+    return _say(True, f"outer(column, row) reproduces all {len(tests)} kernels, including one with a zero first row")
 
 
 def _depthwise_diagnosis(got: np.ndarray, image: np.ndarray, kernel: np.ndarray) -> str | None:
@@ -407,7 +448,9 @@ def _numbers(answers: object, keys: tuple[str, ...]) -> tuple[dict | None, str |
     out = {}
     for k in keys:
         v = answers[k]
-        if isinstance(v, tuple):
+        if isinstance(v, (tuple, list)):   # a shape
+            if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v):
+                return None, f"answer {k!r} should be a shape of whole numbers such as (32, 32, 3), got {v!r}"
             out[k] = tuple(int(x) for x in v)
             continue
         try:
@@ -427,6 +470,16 @@ def _diagnose(name: str, got: object, want: object, wrong: list[tuple[object, st
     if hints:
         return f"{name}: got {got} -- " + "; or ".join(hints)
     return f"{name}: got {got}, which is not one of the typical mistakes; redo the count step by step"
+
+
+def _letters(answer: object) -> tuple[set[str], str | None]:
+    """A set answer as upper-case letters; a string such as "A, C" is read letter by letter."""
+    if isinstance(answer, str):
+        return {a.upper() for a in answer if a.isalpha()}, None
+    try:
+        return {str(a).strip().upper() for a in answer}, None
+    except TypeError:
+        return set(), f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}"
 
 
 def _report(problems: list[str], ok_message: str) -> bool:
@@ -538,10 +591,9 @@ def check_which_separate(answer: set) -> bool:
     """Notebook 01: which of ``SEPARATE_CANDIDATES`` (letters A-E) are exactly one column times one row?"""
     if answer is ... or answer is None:
         return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
-    try:
-        chosen = {str(a).strip().upper() for a in answer}
-    except TypeError:
-        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    chosen, problem = _letters(answer)
+    if problem:
+        return _say(False, problem)
     unknown = chosen - set(SEPARATE_CANDIDATES)
     if unknown:
         return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-E")
@@ -607,10 +659,9 @@ def check_which_mix_channels(answer: set) -> bool:
     a dependence on two or more input channels? Checked by running each layer."""
     if answer is ... or answer is None:
         return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
-    try:
-        chosen = {str(a).strip().upper() for a in answer}
-    except TypeError:
-        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    chosen, problem = _letters(answer)
+    if problem:
+        return _say(False, problem)
     unknown = chosen - set(MIX_CANDIDATES)
     if unknown:
         return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-F")

@@ -85,7 +85,8 @@ def draw_connectivity(ax: Axes, kind: str, c_in: int = 4, c_out: int = 4, k: int
     title = {"standard": f"standard {k}×{k}", "depthwise": f"depthwise {k}×{k}", "pointwise": "pointwise 1×1",
              "grouped": f"grouped {k}×{k}, groups={groups}"}[kind]
     ax.text(1.5, -1.2, title, ha="center", va="center", fontsize=12, weight="bold")
-    text = f"{_kernel_text(kind, k, c_in, groups)}\n{len(pairs)} links × {taps} taps = {n_weights} weights"
+    text = (f"{_kernel_text(kind, k, c_in, groups)}\n{len(pairs)} links × {taps} tap{'s' if taps != 1 else ''} "
+            f"= {n_weights} weights")
     ax.text(1.5, -0.55, text, ha="center", va="center", fontsize=10)
     return n_weights
 

@@ -179,3 +179,49 @@ def test_merged_1x1_bias(capsys):
     assert "pair (W, b)" in capsys.readouterr().out
     assert not checks.check_merged_1x1_bias(_not_done)
     assert "not implemented yet" in capsys.readouterr().out
+
+
+# ------------------------------------------------ each typical mistake named, never mis-named (review r12)
+@pytest.mark.parametrize(("fn", "message"), [
+    (lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1, "padded only once"),
+    (lambda n, k, s, p, d: (n - d * (k - 1) - 1) // s + 1, "left out the padding"),
+    (lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1, "rounded up"),
+    (lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s, "first window position counts"),
+    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, "dilated kernel spans"),
+    (lambda n, k, s, p, d: n + 2 * p - d * (k - 1), "left out the stride"),
+])
+def test_output_size_names_each_mistake_alone(fn, message, capsys):
+    assert not checks.check_output_size(fn)
+    out = capsys.readouterr().out
+    assert message in out and "; or " not in out, out   # one diagnosis, the right one
+
+
+def test_output_size_unknown_mistake_gets_the_formula(capsys):
+    assert not checks.check_output_size(lambda n, k, s, p, d: 3)
+    assert "floor((n + 2p - span) / s) + 1" in capsys.readouterr().out
+
+
+def test_rank1_factors_catches_a_split_that_divides_by_the_corner(capsys):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert not checks.check_rank1_factors(lambda k: (k[:, 0] / k[0, 0], k[0]))
+        assert "division by zero" in capsys.readouterr().out
+        assert not checks.check_rank1_factors(lambda k: (k[:, 0], k[0] / k[0, 0]))
+        assert "division by zero" in capsys.readouterr().out
+
+    def projection(kernel):            # the notebook's solution: the heaviest row, every row projected on it
+        row = kernel[np.argmax(np.abs(kernel).sum(axis=1))]
+        return kernel @ row / (row @ row), row
+
+    assert checks.check_rank1_factors(projection)
+
+
+def test_answers_given_in_other_shapes(capsys):
+    right = {"dw_shape": [127, 127, 3], "dw_macs": 127 * 127 * 27, "pw_shape": (256, 256, 1), "pw_macs": 256 * 256 * 3}
+    assert checks.check_program_prediction(right)            # a list is a shape too
+    capsys.readouterr()
+    assert not checks.check_program_prediction({**right, "dw_shape": ("a", 127, 3)})   # no traceback
+    assert "shape of whole numbers" in capsys.readouterr().out
+    assert checks.check_which_separate("A, C, E")             # letters in a string
+    assert checks.check_which_mix_channels(["c", "d", "f"])
+    assert not checks.check_which_separate(5)
+    assert "set of letters" in capsys.readouterr().out
