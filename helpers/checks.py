@@ -589,20 +589,26 @@ _SEPARATE_HINTS = {
 
 def check_which_separate(answer: set) -> bool:
     """Notebook 01: which of ``SEPARATE_CANDIDATES`` (letters A-E) are exactly one column times one row?"""
+    from .kernels import separability
+
+    want = {name for name, k in SEPARATE_CANDIDATES.items() if separability(k).separable}
+    return _check_letter_set(answer, want, _SEPARATE_HINTS,
+                             f"right: {', '.join(sorted(want))} are rank 1; the others need more than one term")
+
+
+def _check_letter_set(answer: object, want: set[str], hints: dict[str, str], ok_message: str) -> bool:
+    """Compare a set of letters with ``want``; each letter wrongly in or out gets its hint."""
     if answer is ... or answer is None:
         return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
     chosen, problem = _letters(answer)
     if problem:
         return _say(False, problem)
-    unknown = chosen - set(SEPARATE_CANDIDATES)
+    unknown = chosen - set(hints)
     if unknown:
-        return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-E")
-    from .kernels import separability
-
-    want = {name for name, k in SEPARATE_CANDIDATES.items() if separability(k).separable}
-    problems = [("you included " if name in chosen else "you left out ") + f"{name}: " + _SEPARATE_HINTS[name]
+        return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from {min(hints)}-{max(hints)}")
+    problems = [("you included " if name in chosen else "you left out ") + f"{name}: " + hints[name]
                 for name in sorted(chosen ^ want)]
-    return _report(problems, f"right: {', '.join(sorted(want))} are rank 1; the others need more than one term")
+    return _report(problems, ok_message)
 
 
 def check_dw_separable_cost(answers: dict) -> bool:
@@ -657,18 +663,9 @@ _MIX_HINTS = {
 def check_which_mix_channels(answer: set) -> bool:
     """Notebook 02: which layers of ``MIX_CANDIDATES`` (letters A-F) give some output channel
     a dependence on two or more input channels? Checked by running each layer."""
-    if answer is ... or answer is None:
-        return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
-    chosen, problem = _letters(answer)
-    if problem:
-        return _say(False, problem)
-    unknown = chosen - set(MIX_CANDIDATES)
-    if unknown:
-        return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-F")
     want = {name for name in MIX_CANDIDATES if _mixes(name)}
-    problems = [("you included " if name in chosen else "you left out ") + f"{name}: " + _MIX_HINTS[name]
-                for name in sorted(chosen ^ want)]
-    return _report(problems, f"right: {', '.join(sorted(want))} mix channels; A, B and E filter each channel alone")
+    return _check_letter_set(answer, want, _MIX_HINTS,
+                             f"right: {', '.join(sorted(want))} mix channels; A, B and E filter each channel alone")
 
 
 def _mixes(name: str) -> bool:
