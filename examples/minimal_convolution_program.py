@@ -35,11 +35,17 @@ parser.add_argument("--image", default=Path(__file__).resolve().parent.parent / 
 parser.add_argument("--kernel", help=".npy file: (Kh, Kw, C) for depthwise, (C_in, C_out) for pointwise")
 parser.add_argument("--output", help="figure file (default: convolution_<mode>.png)")
 args = parser.parse_args()
-image = np.atleast_3d(plt.imread(args.image))[:, :, :3]   # (H, W, C): floats in [0, 1] for PNG, uint8 for JPEG
+try:   # bad input: one line and exit code 2, never a traceback
+    image = np.atleast_3d(plt.imread(args.image))[:, :, :3]   # (H, W, C): floats in [0, 1] for PNG, uint8 for JPEG
+except (OSError, ValueError, SyntaxError) as err:           # missing, or not an image (PIL)
+    parser.error(f"cannot read the image {args.image}: {err}")
+try:
+    kernel = np.load(args.kernel) if args.kernel else DEFAULT_KERNELS[args.mode]
+except (OSError, ValueError, EOFError):                     # missing, or not a .npy array
+    parser.error(f"cannot read the kernel {args.kernel}: it must be an existing .npy file (numpy.save)")
 image = image / 255.0 if image.dtype == np.uint8 else image.astype(float)
-kernel = np.load(args.kernel) if args.kernel else DEFAULT_KERNELS[args.mode]
-wanted = kernel.shape[2] if args.mode == "depthwise" and kernel.ndim == 3 else kernel.shape[0]
-if kernel.ndim != (3 if args.mode == "depthwise" else 2) or wanted != image.shape[2]:
+rank, axis = (3, 2) if args.mode == "depthwise" else (2, 0)   # the kernel's rank; its axis that meets C
+if kernel.ndim != rank or kernel.shape[axis] != image.shape[2]:
     parser.error(f"a {args.mode} kernel for this image must have shape "
                  f"{'(Kh, Kw, C)' if args.mode == 'depthwise' else '(C_in, C_out)'} with C = {image.shape[2]}, "
                  f"got {kernel.shape}")

@@ -8,8 +8,15 @@ Modules, one concern each:
 - :mod:`helpers.kernels` -- named kernels, pointwise presets, separability (SVD)
 - :mod:`helpers.costs` -- MACs and parameters of each layer kind
 - :mod:`helpers.images` -- loading, saving and the sample images
-- :mod:`helpers.plotting` -- per-channel figures
+- :mod:`helpers.plotting` -- per-channel figures, each with a text alternative
+- :mod:`helpers.diagrams` -- schematics drawn by code (connectivity, 1x1 mixing, residual blocks)
+- :mod:`helpers.widgets` -- the explorer machinery (core ipywidgets, one reused figure)
+- :mod:`helpers.nn` -- a small NumPy network engine (forward/backward side by side, batch norm)
+- :mod:`helpers.architectures` -- ResNet-18/34/50 and GoogLeNet layer tables, costed layer by layer
+- :mod:`helpers.checks` -- self-checks for the exercises
+- :mod:`helpers.timing` -- alternating, primed timings
 - :mod:`helpers.cli` -- ``python convolution_program.py``
+- :mod:`helpers.repo` -- where the series lives (the notebooks' setup cell comes from here)
 
 Conventions: channels-last ``(H, W, C)`` images, cross-correlation (no kernel flip),
 TensorFlow padding rules, MACs and parameters for costs (FLOPs = 2 x MACs).

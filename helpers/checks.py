@@ -24,6 +24,8 @@ __all__ = [
     "check_flag_program",
     "check_merged_1x1",
     "check_residual_block",
+    "check_residual_backward",
+    "check_inception_3a",
 ]
 
 _RNG_SEED = 1234
@@ -47,32 +49,70 @@ def _call(fn: Callable, *args: object) -> tuple[object, str | None]:
     return result, None
 
 
+_SIZE_MISTAKES: tuple[tuple[str, Callable[[int, int, int, int, int], int]], ...] = (
+    ("you padded only once: padding=p means p zeros on *each* side, 2p in total",
+     lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1),
+    ("you left out the padding: the window slides over n + 2p pixels",
+     lambda n, k, s, p, d: (n - d * (k - 1) - 1) // s + 1),
+    ("you rounded up; the last window must fit inside, so round down (floor)",
+     lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1),
+    ("off by one: the first window position counts too, floor((n + 2p - span) / s) + 1",
+     lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s),
+    ("off by one: subtract the whole span d(k-1)+1 before dividing, floor((n + 2p - span) / s) + 1",
+     lambda n, k, s, p, d: (n + 2 * p - d * (k - 1)) // s + 1),
+    ("a dilated kernel spans d*(k-1)+1 pixels, not k",
+     lambda n, k, s, p, d: (n + 2 * p - k) // s + 1),
+    ("you left out the stride: the window moves s pixels at a time, so divide by s",
+     lambda n, k, s, p, d: n + 2 * p - d * (k - 1)),
+)
+
+
 def check_output_size(fn: Callable[[int, int, int, int, int], int]) -> bool:
-    """Check ``fn(n, k, stride, padding, dilation) -> output length`` (padding an int)."""
-    cases = [(7, 3, 1, 0, 1), (7, 3, 2, 0, 1), (8, 3, 2, 1, 1), (10, 3, 1, 0, 2), (5, 5, 1, 2, 1), (6, 4, 3, 1, 2)]
-    for n, k, s, p, d in cases:
-        got, problem = _call(fn, n, k, s, p, d)
+    """Check ``fn(n, k, stride, padding, dilation) -> output length`` (padding an int, per side).
+
+    The learner's function is run on every case first; a typical mistake (padding once,
+    no padding, rounding up, off by one, no dilation, no stride) is named when the
+    function agrees with that mistake's formula on all cases, else the first wrong case
+    is shown with the hints that fit it.
+    """
+    cases = [(7, 3, 1, 0, 1), (7, 3, 2, 0, 1), (10, 3, 2, 0, 1), (8, 3, 2, 1, 1), (10, 3, 1, 0, 2),
+             (5, 5, 1, 2, 1), (6, 4, 3, 1, 2), (12, 3, 3, 2, 1)]
+    got = {}
+    for case in cases:
+        value, problem = _call(fn, *case)
         if problem:
             return _say(False, problem)
-        want = conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out
-        if got != want:
-            hint = ""
-            if got == want + 1 or got == want - 1:
-                hint = " -- off by one: count the window positions, floor((n + 2p - span) / s) + 1"
-            if d > 1 and got == conv.pad_amounts(n, k, stride=s, padding=p).out:
-                hint = " -- a dilated kernel spans d*(k-1)+1 pixels, not k"
-            return _say(False, f"n={n}, k={k}, stride={s}, padding={p}, dilation={d}: expected {want}, got {got}{hint}")
-    return _say(True, f"output size correct on all {len(cases)} cases")
+        got[case] = value
+    want = {(n, k, s, p, d): conv.pad_amounts(n, k, stride=s, padding=p, dilation=d).out for n, k, s, p, d in cases}
+    wrong = [case for case in cases if got[case] != want[case]]
+    if not wrong:
+        return _say(True, f"output size correct on all {len(cases)} cases")
+    everywhere = [hint for hint, f in _SIZE_MISTAKES if all(got[c] == f(*c) for c in cases)]
+    n, k, s, p, d = wrong[0]
+    hints = everywhere or [hint for hint, f in _SIZE_MISTAKES if got[wrong[0]] == f(n, k, s, p, d)]
+    where = f"n={n}, k={k}, stride={s}, padding={p}, dilation={d}: expected {want[wrong[0]]}, got {got[wrong[0]]!r}"
+    if hints:
+        return _say(False, f"{where} -- " + "; or ".join(hints))
+    return _say(False, f"{where} ({len(wrong)} of {len(cases)} cases wrong): "
+                       "floor((n + 2p - span) / s) + 1 with span = d(k-1)+1")
 
 
 def check_rank1_factors(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> bool:
-    """Check ``fn(kernel (K, K)) -> (column (K,), row (K,))`` with outer(column, row) == kernel."""
+    """Check ``fn(kernel (K, K)) -> (column (K,), row (K,))`` with outer(column, row) == kernel.
+
+    Besides Sobel-x, a Gaussian and a box, two rank-1 kernels whose first row (and first
+    column) are zero or whose rows change sign, so a split that divides by ``kernel[0, 0]``
+    or trusts the first row is caught.
+    """
     from .kernels import box, gaussian, sobel_x
 
-    for name, k in (("sobel_x", sobel_x()), ("gaussian(5)", gaussian(5)), ("box(3)", box(3))):
-        got, problem = _call(fn, k)
+    tests = (("sobel_x", sobel_x()), ("gaussian(5)", gaussian(5)), ("box(3)", box(3)),
+             ("outer([0, 1, -2], [0, 3, 1]) (zero first row and column)", np.outer([0.0, 1, -2], [0.0, 3, 1])),
+             ("outer([2, 1, -1], [1, 2, 3])", np.outer([2.0, 1, -1], [1.0, 2, 3])))
+    for name, k in tests:
+        got, problem = _call(fn, k.copy())
         if problem:
-            return _say(False, problem)
+            return _say(False, f"{name}: {problem}")
         try:
             col, row = (np.asarray(v, dtype=float).ravel() for v in got)
         except (TypeError, ValueError):
@@ -80,12 +120,15 @@ def check_rank1_factors(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]
         if col.shape != (k.shape[0],) or row.shape != (k.shape[1],):
             return _say(False, f"{name}: column should have {k.shape[0]} entries and row {k.shape[1]}, "
                                f"got {col.shape} and {row.shape}")
+        if not (np.all(np.isfinite(col)) and np.all(np.isfinite(row))):
+            return _say(False, f"{name}: your column or row contains nan/inf -- a division by zero? kernel[0, 0] "
+                               "(or the row you picked) can be 0; take a row that is not all zeros")
         if np.allclose(np.outer(row, col), k) and not np.allclose(np.outer(col, row), k):
             return _say(False, f"{name}: column and row are swapped: outer(row, column) gives the kernel")
         if not np.allclose(np.outer(col, row), k):
             return _say(False, f"{name}: outer(column, row) differs from the kernel by up to "
                                f"{np.abs(np.outer(col, row) - k).max():.3g}")
-    return _say(True, "outer(column, row) reproduces sobel_x, gaussian(5) and box(3)")
+    return _say(True, f"outer(column, row) reproduces all {len(tests)} kernels, including one with a zero first row")
 
 
 def _depthwise_diagnosis(got: np.ndarray, image: np.ndarray, kernel: np.ndarray) -> str | None:
@@ -203,7 +246,11 @@ def check_merged_1x1(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool
 
 
 def check_residual_block(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> bool:
-    """Check ``fn(x (N, D), W1 (D, H), W2 (H, D)) -> relu(x @ W1) @ W2 + x``."""
+    """Check ``fn(x (N, D), W1 (D, H), W2 (H, D)) -> relu(x @ W1) @ W2 + x`` (the pre-activation form).
+
+    The ResNet v1 form, relu(relu(x @ W1) @ W2 + x), is a different valid block: it is
+    recognised and named, not called a mistake.
+    """
     rng = np.random.default_rng(_RNG_SEED)
     x, w1, w2 = rng.standard_normal((6, 4)), rng.standard_normal((4, 8)), rng.standard_normal((8, 4))
     got, problem = _call(fn, x.copy(), w1.copy(), w2.copy())
@@ -216,13 +263,122 @@ def check_residual_block(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.n
     if np.allclose(got, want - x):
         return _say(False, "you returned F(x) only: the skip connection (+ x) is missing")
     if np.allclose(got, np.maximum(want, 0)):
-        return _say(False, "you applied ReLU after the addition; this block adds x last: F(x) + x")
+        return _say(False, "that is the ResNet v1 block, relu(F(x) + x): a valid block, but not the one asked "
+                           "for here -- this exercise wants the pre-activation form F(x) + x, nothing after the add")
     if not np.allclose(got, want):
         return _say(False, "values differ from relu(x @ W1) @ W2 + x")
     zero, _ = _call(fn, x.copy(), w1.copy(), np.zeros_like(w2))
     if zero is None or not np.allclose(zero, x):
         return _say(False, "with W2 = 0 the block should be exactly the identity")
     return _say(True, "F(x) + x is right, and with W2 = 0 the block is exactly the identity")
+
+
+def _with_residual_class(net: object, cls: type) -> object:
+    """Replace every nn.Residual inside ``net`` by ``cls(block)`` (same branch, same weights)."""
+    from . import nn
+
+    if isinstance(net, nn.Sequential):
+        net.layers = [cls(layer.block) if type(layer) is nn.Residual else _with_residual_class(layer, cls)
+                      for layer in net.layers]
+        for layer in net.layers:
+            if isinstance(layer, cls) and hasattr(layer, "block"):
+                _with_residual_class(layer.block, cls)
+    return net
+
+
+def check_residual_backward(cls: type) -> bool:
+    """Check a residual wrapper class: ``cls(block)`` with ``forward(x) = x + block.forward(x)`` and the
+    learner's ``backward(dy) -> dx`` (x, dy, dx: (N, D)), which must also let the branch store its gradients.
+
+    Checked on one block against the engine's reference, then by finite differences in a
+    ResNet v1 network (ReLU after the addition) and in a pre-activation network.
+    """
+    import copy
+
+    from . import nn
+
+    rng = np.random.default_rng(_RNG_SEED)
+    x, dy = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
+    branch = nn.branch(4, block="preact", rng=np.random.default_rng(3))
+    mine = cls(branch)
+    reference = nn.Residual(copy.deepcopy(branch))
+    try:
+        mine.forward(x.copy())
+    except Exception as exc:  # noqa: BLE001 - report anything the learner's class raises
+        return _say(False, f"forward raised {type(exc).__name__}: {exc} (keep forward as x + self.block.forward(x))")
+    reference.forward(x.copy())
+    want = reference.backward(dy.copy())
+    got, problem = _call(mine.backward, dy.copy())
+    if problem:
+        return _say(False, problem)
+    got = np.asarray(got)
+    if got.shape != x.shape:
+        return _say(False, f"backward returned shape {got.shape}, expected {x.shape}: dx has the shape of x")
+    from_branch = want - dy
+    if np.allclose(got, dy):
+        return _say(False, "you returned dy only: that is the shortcut's share; the branch F also depends on x, "
+                           "so add its gradient self.block.backward(dy)")
+    if np.allclose(got, from_branch):
+        return _say(False, "you returned the branch's gradient only: the identity shortcut passes dy down "
+                           "unchanged (d(x)/dx = I), so add dy")
+    if np.allclose(got, 2 * dy) or np.allclose(got, dy + 2 * from_branch):
+        return _say(False, "the shortcut and the branch should each be counted once: dx = dy + F.backward(dy)")
+    if not np.allclose(got, want):
+        return _say(False, "dx differs from dy + self.block.backward(dy)")
+    for (_, g_ref), (_, g_mine) in zip(reference.params(), mine.params(), strict=True):
+        if not np.allclose(g_ref, g_mine):
+            return _say(False, "dx is right, but the branch's weights did not get their gradients: call "
+                               "self.block.backward(dy) exactly once (it stores them)")
+    x_net, y_net = rng.standard_normal((12, 2)), rng.integers(0, 3, 12)
+    worst = 0.0
+    for block in ("v1", "preact"):
+        net = _with_residual_class(nn.make_network(3, block=block, width=5, seed=2), cls)
+        try:
+            worst = max(worst, nn.gradient_check(net, x_net, y_net, eps=1e-5, samples=8))
+        except Exception as exc:  # noqa: BLE001
+            return _say(False, f"in a {block} network your class raised {type(exc).__name__}: {exc}")
+        if worst > 1e-4:
+            return _say(False, f"in a {block} network the gradients differ from finite differences "
+                               f"(relative error {worst:.1e})")
+    return _say(True, "dx = dy + F.backward(dy); the gradient check passes (relative error below 1e-4) in a "
+                      "ResNet v1 network and in a pre-activation network")
+
+
+def check_inception_3a(fn: Callable[[bool], int]) -> bool:
+    """Check ``fn(reduce) -> MACs`` of GoogLeNet's inception (3a) module for one image, with
+    (``reduce=True``) and without (``reduce=False``) the 1x1 reductions."""
+    from .architectures import inception_3a_branches
+
+    for reduce in (True, False):
+        branches = inception_3a_branches(reduce)
+        want = sum(c.macs for c in branches.values())
+        got, problem = _call(fn, reduce)
+        if problem:
+            return _say(False, problem)
+        try:
+            got = int(got)
+        except (TypeError, ValueError):
+            return _say(False, f"return the number of MACs as an int, got {type(got).__name__}")
+        label = "with the 1x1 reductions" if reduce else "without them"
+        if got == want:
+            continue
+        hint = ""
+        if got == 2 * want:
+            hint = " -- that is FLOPs (2 x MACs); count multiply-accumulates"
+        elif reduce and got == want - branches["pool"].macs:
+            hint = " -- the pool branch's 1x1 projection (192 -> 32) costs MACs too"
+        elif reduce and got == sum(c.macs for c in inception_3a_branches(False).values()):
+            hint = " -- that is the module without reductions"
+        elif not reduce and got == sum(c.macs for c in inception_3a_branches(True).values()):
+            hint = " -- that is the module with the reductions"
+        elif reduce:
+            red = 28 * 28 * 192 * (96 + 16)
+            if got == want - red:
+                hint = " -- the 1x1 reductions themselves (192 -> 96 and 192 -> 16) cost MACs too"
+        return _say(False, f"{label}: expected {want:,} MACs, got {got:,}{hint}")
+    saved = sum(c.macs for c in inception_3a_branches(False).values()) / sum(
+        c.macs for c in inception_3a_branches(True).values())
+    return _say(True, f"both totals right: the 1x1 reductions make inception (3a) {saved:.1f}x cheaper")
 
 
 # ---------------------------------------------------------------------------------------
@@ -255,7 +411,9 @@ def _numbers(answers: object, keys: tuple[str, ...]) -> tuple[dict | None, str |
     out = {}
     for k in keys:
         v = answers[k]
-        if isinstance(v, tuple):
+        if isinstance(v, (tuple, list)):   # a shape
+            if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v):
+                return None, f"answer {k!r} should be a shape of whole numbers such as (32, 32, 3), got {v!r}"
             out[k] = tuple(int(x) for x in v)
             continue
         try:
@@ -275,6 +433,16 @@ def _diagnose(name: str, got: object, want: object, wrong: list[tuple[object, st
     if hints:
         return f"{name}: got {got} -- " + "; or ".join(hints)
     return f"{name}: got {got}, which is not one of the typical mistakes; redo the count step by step"
+
+
+def _letters(answer: object) -> tuple[set[str], str | None]:
+    """A set answer as upper-case letters; a string such as "A, C" is read letter by letter."""
+    if isinstance(answer, str):
+        return {a.upper() for a in answer if a.isalpha()}, None
+    try:
+        return {str(a).strip().upper() for a in answer}, None
+    except TypeError:
+        return set(), f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}"
 
 
 def _report(problems: list[str], ok_message: str) -> bool:
@@ -386,10 +554,9 @@ def check_which_separate(answer: set) -> bool:
     """Notebook 01: which of ``SEPARATE_CANDIDATES`` (letters A-E) are exactly one column times one row?"""
     if answer is ... or answer is None:
         return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
-    try:
-        chosen = {str(a).strip().upper() for a in answer}
-    except TypeError:
-        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    chosen, problem = _letters(answer)
+    if problem:
+        return _say(False, problem)
     unknown = chosen - set(SEPARATE_CANDIDATES)
     if unknown:
         return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-E")
@@ -455,10 +622,9 @@ def check_which_mix_channels(answer: set) -> bool:
     a dependence on two or more input channels? Checked by running each layer."""
     if answer is ... or answer is None:
         return _say(False, "not implemented yet: replace the `...` with a set of letters, e.g. {'A', 'B'}")
-    try:
-        chosen = {str(a).strip().upper() for a in answer}
-    except TypeError:
-        return _say(False, f"answer should be a set of letters such as {{'A', 'C'}}, got {answer!r}")
+    chosen, problem = _letters(answer)
+    if problem:
+        return _say(False, problem)
     unknown = chosen - set(MIX_CANDIDATES)
     if unknown:
         return _say(False, f"unknown letter(s) {sorted(unknown)}: choose from A-F")

@@ -13,7 +13,7 @@ def _not_done(*args):
 def test_not_implemented_is_reported_not_raised(capsys):
     for check in (checks.check_output_size, checks.check_rank1_factors, checks.check_depthwise,
                   checks.check_pointwise, checks.check_flag_program, checks.check_merged_1x1,
-                  checks.check_residual_block):
+                  checks.check_residual_block, checks.check_inception_3a):
         assert check(_not_done) is False
         assert "not implemented yet" in capsys.readouterr().out
 
@@ -85,7 +85,7 @@ def test_merged_and_residual(capsys):
     assert not checks.check_residual_block(lambda x, a, b: np.maximum(x @ a, 0) @ b)
     assert "skip connection" in capsys.readouterr().out
     assert not checks.check_residual_block(lambda x, a, b: np.maximum(np.maximum(x @ a, 0) @ b + x, 0))
-    assert "ReLU after the addition" in capsys.readouterr().out
+    assert "ResNet v1 block" in capsys.readouterr().out  # a valid block, named, not called a mistake
 
 
 # ------------------------------------------------ numeric and conceptual exercises (notebooks 01, 02, 05)
@@ -162,3 +162,49 @@ def test_program_prediction(capsys, tmp_path):
     assert (s.output_shape, s.macs) == (right["pw_shape"], right["pw_macs"])
     assert not checks.check_program_prediction({**right, "dw_shape": (128, 128, 3)})
     assert "'same' padding" in capsys.readouterr().out
+
+
+# ------------------------------------------------ each typical mistake named, never mis-named (review r12)
+@pytest.mark.parametrize(("fn", "message"), [
+    (lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1, "padded only once"),
+    (lambda n, k, s, p, d: (n - d * (k - 1) - 1) // s + 1, "left out the padding"),
+    (lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1, "rounded up"),
+    (lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s, "first window position counts"),
+    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, "dilated kernel spans"),
+    (lambda n, k, s, p, d: n + 2 * p - d * (k - 1), "left out the stride"),
+])
+def test_output_size_names_each_mistake_alone(fn, message, capsys):
+    assert not checks.check_output_size(fn)
+    out = capsys.readouterr().out
+    assert message in out and "; or " not in out, out   # one diagnosis, the right one
+
+
+def test_output_size_unknown_mistake_gets_the_formula(capsys):
+    assert not checks.check_output_size(lambda n, k, s, p, d: 3)
+    assert "floor((n + 2p - span) / s) + 1" in capsys.readouterr().out
+
+
+def test_rank1_factors_catches_a_split_that_divides_by_the_corner(capsys):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert not checks.check_rank1_factors(lambda k: (k[:, 0] / k[0, 0], k[0]))
+        assert "division by zero" in capsys.readouterr().out
+        assert not checks.check_rank1_factors(lambda k: (k[:, 0], k[0] / k[0, 0]))
+        assert "division by zero" in capsys.readouterr().out
+
+    def projection(kernel):            # the notebook's solution: the heaviest row, every row projected on it
+        row = kernel[np.argmax(np.abs(kernel).sum(axis=1))]
+        return kernel @ row / (row @ row), row
+
+    assert checks.check_rank1_factors(projection)
+
+
+def test_answers_given_in_other_shapes(capsys):
+    right = {"dw_shape": [127, 127, 3], "dw_macs": 127 * 127 * 27, "pw_shape": (256, 256, 1), "pw_macs": 256 * 256 * 3}
+    assert checks.check_program_prediction(right)            # a list is a shape too
+    capsys.readouterr()
+    assert not checks.check_program_prediction({**right, "dw_shape": ("a", 127, 3)})   # no traceback
+    assert "shape of whole numbers" in capsys.readouterr().out
+    assert checks.check_which_separate("A, C, E")             # letters in a string
+    assert checks.check_which_mix_channels(["c", "d", "f"])
+    assert not checks.check_which_separate(5)
+    assert "set of letters" in capsys.readouterr().out

@@ -226,6 +226,8 @@ def _xvfb(tmp_path):
     import shutil
 
     if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        if os.environ.get("REQUIRE_XVFB"):
+            pytest.fail("Xvfb and xdotool are required here (REQUIRE_XVFB=1): apt install xvfb xdotool")
         pytest.skip("Xvfb and xdotool are not installed (apt install xvfb xdotool)")
     pytest.importorskip("tkinter")
     read, write = os.pipe()

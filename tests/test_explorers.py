@@ -7,7 +7,7 @@ from helpers import conv, explorers
 from helpers.costs import conv_cost, format_count
 
 FACTORIES = [explorers.sliding_window, explorers.separable, explorers.depthwise_pointwise, explorers.program,
-             explorers.one_by_one, explorers.residual]
+             explorers.one_by_one, explorers.bottleneck, explorers.two_one_by_ones, explorers.residual]
 
 
 def _alternatives(ex, name, values, constraints):
@@ -242,19 +242,4 @@ def test_live_image_is_an_img_with_the_text_alternative():
     assert "pointwise weights" in view.alt and "out c0" in view.alt
 
 
-def test_one_by_one_presets():
-    img = explorers._image("photo")
-    w, b, _ = explorers.one_by_one_weights("pca", 2, img)
-    assert w.shape == (3, 2) and np.allclose(w.T @ w, np.eye(2))
-    w, b, note = explorers.one_by_one_weights("ycbcr", 5, img)
-    assert w.shape == (3, 3) and b.tolist() == [0.0, 0.5, 0.5] and "at most 3" in note
-    view = explorers.one_by_one_view("random", 6, True)
-    assert len(view.panels) == 6 and "ReLU zeroed" in view.text
-    assert all(p.min() >= 0 for _, p in view.panels)
-
-
-def test_residual_view_numbers():
-    plain = explorers.residual_view(20, "plain", "tanh", 0.5, steps=20)
-    res = explorers.residual_view(20, "residual", "tanh", 0.5, steps=20)
-    ratio = lambda v: float(v.text.split("(ratio ")[1].split(")")[0])
-    assert ratio(plain) < 1e-5 < 1e-1 < ratio(res)
+# Notebooks 03 and 04's own explorer tests (suggested tries, counts) are in tests/test_explorers_nn.py.

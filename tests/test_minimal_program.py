@@ -62,3 +62,21 @@ def test_bad_kernel_is_one_line_and_exit_2(tmp_path):
 def test_one_short_file():
     code = [line for line in PROGRAM.read_text().splitlines() if line.strip()]
     assert len(code) <= 60   # the notebook calls it "about sixty lines"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--image", "missing.png"], "error: cannot read the image missing.png"),
+    (["--image", "not_an_image.png"], "error: cannot read the image not_an_image.png"),
+    (["--kernel", "missing.npy"], "error: cannot read the kernel missing.npy: it must be an existing .npy file"),
+    (["--kernel", "not_an_image.png"], "error: cannot read the kernel not_an_image.png"),
+    (["--kernel", "scalar.npy"], "must have shape (Kh, Kw, C) with C = 3, got ()"),
+])
+def test_unreadable_input_is_one_line_and_exit_2(args, message, tmp_path):
+    (tmp_path / "not_an_image.png").write_text("hello")
+    np.save(tmp_path / "scalar.npy", np.float64(3.0))
+    r = subprocess.run([sys.executable, str(PROGRAM), "--mode", "depthwise", *args], cwd=tmp_path,
+                       env=HEADLESS, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("minimal_convolution_program.py: error: ")
+    assert not (tmp_path / "convolution_depthwise.png").exists()

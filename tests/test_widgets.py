@@ -12,7 +12,7 @@ from helpers import explorers
 from helpers.widgets import MAX_WIDTH_IN, Explorer, Panel, View
 
 FACTORIES = [explorers.sliding_window, explorers.separable, explorers.depthwise_pointwise, explorers.program,
-             explorers.one_by_one, explorers.residual]
+             explorers.one_by_one, explorers.bottleneck, explorers.two_one_by_ones, explorers.residual]
 
 
 def _drawn(ex):

@@ -10,7 +10,15 @@ them directly.
 
 from ._common import _image
 from .depthwise_pointwise import depthwise_pointwise, depthwise_pointwise_view, layer_weights
-from .one_by_one import one_by_one, one_by_one_view, one_by_one_weights
+from .one_by_one import (
+    bottleneck,
+    bottleneck_view,
+    one_by_one,
+    one_by_one_view,
+    one_by_one_weights,
+    two_one_by_ones,
+    two_one_by_ones_view,
+)
 from .program import command_line, program, program_view
 from .residual import residual, residual_view
 from .separable import separable, separable_view, sliding_window
@@ -22,6 +30,8 @@ __all__ = [
     "depthwise_pointwise",
     "program",
     "one_by_one",
+    "bottleneck",
+    "two_one_by_ones",
     "residual",
     # their compute functions (plain functions of the control values, for tests)
     "separable_view",
@@ -31,6 +41,8 @@ __all__ = [
     "command_line",
     "one_by_one_view",
     "one_by_one_weights",
+    "bottleneck_view",
+    "two_one_by_ones_view",
     "residual_view",
     "_image",
 ]

@@ -1,47 +1,106 @@
-"""Notebook 04: plain vs residual networks in training."""
+"""Notebook 04: a plain and a residual network of the same depth, trained side by side."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..widgets import Explorer, View
+from ..widgets import Explorer, LinePanel, View
+
+LEARNING_RATES = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+SHORTCUTS = {"v1": "v1", "pre-activation": "preact"}
+WIDTH, STEPS = 12, 100
 
 
-def residual_view(depth: int, residual: str, activation: str, init_scale: float, steps: int = 60) -> View:
-    """Per-layer gradient norms at initialisation and a short training run on the spirals."""
+@functools.lru_cache(maxsize=64)
+def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For seed 0: (losses (STEPS,), gradient RMS entering each block at initialisation (depth + 1,),
+    forward RMS of the stream entering each block at initialisation (depth + 1,))."""
     from .. import nn
 
-    x, y = nn.spirals(60, 3, seed=0)
-    use_res = residual == "residual"
-    net = nn.make_network(depth, residual=use_res, activation=activation, init_scale=init_scale)
+    x, y = nn.spirals(30, 3, turns=1.5, seed=0)
+    net = nn.make_network(depth, block=block, width=WIDTH, batchnorm=batchnorm)
     with np.errstate(all="ignore"):
-        norms = nn.activation_gradient_norms(net, x, y)
-        losses = nn.train(net, x, y, steps=steps, optimizer=nn.SGD(lr=0.05))
-    from ..widgets import LinePanel
+        grads, rms = nn.stream_gradient_norms(net, x, y), nn.stream_rms(net, x)
+    losses = nn.train(net, x, y, steps=STEPS, optimizer=nn.SGD(lr=learning_rate, momentum=0.9))
+    return losses, grads, rms
 
-    layers = np.arange(len(norms))
-    finite = np.isfinite(norms) & (norms > 0)
-    ratio = norms[0] / norms[-1] if norms[-1] else float("nan")
-    text = (f"{residual} network, {depth} hidden blocks of 32 {activation} units, init scale {init_scale:.2f}: "
-            f"{sum(v.size for v, _ in net.params())} params\n"
-            f"‖dL/dh‖ at init: {norms[-1]:.2e} entering the output layer, {norms[0]:.2e} reaching the input "
-            f"(ratio {ratio:.2e})\n"
-            f"training loss after {steps} SGD steps: {losses[-1]:.3f} (start {losses[0]:.3f})")
+
+CHANCE = float(np.log(3))  # the loss of a uniform guess over 3 classes
+
+
+def diagnose(losses: np.ndarray, grads: np.ndarray, rms: np.ndarray) -> tuple[str, str]:
+    """(state, reason) of one run; state is "diverged", "exploding", "vanishing", "stuck" or "trained".
+
+    losses: (steps,) training loss; grads, rms: (depth + 1,) gradient RMS and forward
+    RMS of the stream from the first hidden layer (index 0) to the input of the output
+    layer (last), at initialisation. "trained" means a final loss below half of chance
+    (ln 3 = 1.1 for three classes).
+    """
+    start, final = losses[0], losses[-1]
+    with np.errstate(all="ignore"):
+        g_ratio, f_ratio = grads[0] / grads[-1], rms[-1] / rms[0]
+    if not np.all(np.isfinite(losses)):
+        return "diverged", f"loss became NaN at step {int(np.argmax(~np.isfinite(losses)))}: the step is too large"
+    if f_ratio > 1e2:
+        return "exploding", (f"the signal grows {f_ratio:.0e}x through the blocks (initial loss {start:.2g}); "
+                             f"loss ends at {final:.2g}")
+    if g_ratio < 1e-3:
+        return "vanishing", f"first-layer gradient {g_ratio:.0e} of the last layer's: the first layers get no signal"
+    if final > 0.5 * CHANCE:
+        spike = float(np.nanmax(losses))
+        why = (f"; the loss spiked to {spike:.2g}: the step is too large" if spike > 2 * max(start, CHANCE) else
+               f"; the first layer's gradient is {g_ratio:.0e}x the last layer's, so it is not vanishing"
+               if g_ratio >= 1 else f"; first-layer gradient {g_ratio:.0e} of the last layer's")
+        return "stuck", f"loss stayed at {final:.2g} (chance: {CHANCE:.2g}){why}"
+    return "trained", f"loss {start:.2g} -> {final:.2g}"
+
+
+def residual_view(depth: int, learning_rate: float, batchnorm: bool, shortcut: str) -> View:
+    """Train a plain and a residual network (same layers, seed 0) and compare them."""
+    block = SHORTCUTS[shortcut]
+    plain_losses, plain_grads, plain_rms = _run(depth, "plain", learning_rate, batchnorm)
+    res_losses, res_grads, res_rms = _run(depth, block, learning_rate, batchnorm)
+    plain_state, plain_why = diagnose(plain_losses, plain_grads, plain_rms)
+    res_state, res_why = diagnose(res_losses, res_grads, res_rms)
+    if plain_state != "trained" and res_state == "trained":
+        verdict = f"verdict: the residual net trains, the plain net of the same depth does not ({plain_state})"
+    elif plain_state == "trained" and res_state == "trained":
+        ratio = plain_losses[-1] / res_losses[-1]
+        verdict = ("verdict: both train at this depth and step size"
+                   + (f"; the residual net ends {ratio:.1f}x lower" if ratio > 2 else ""))
+    elif res_state != "trained" and plain_state == "trained":
+        verdict = f"verdict: the residual net fails here ({res_state}) while the plain one trains"
+    else:
+        verdict = f"verdict: neither trains (plain: {plain_state}, residual: {res_state})"
+    bn = "with" if batchnorm else "without"
+    text = (f"{depth} blocks of two {WIDTH}-unit layers (2·{depth} + 2 weight layers), ReLU, {bn} batch norm; "
+            f"SGD with momentum 0.9, learning rate {learning_rate:g}, {STEPS} full-batch steps on 90 spiral points\n"
+            f"plain          : {plain_why}\n"
+            f"residual ({shortcut}): {res_why}\n{verdict}")
+    steps = np.arange(len(plain_losses))
+    blocks = np.arange(len(plain_grads))
     panels = [
-        LinePanel("‖dL/dh‖ at each layer's input, at initialisation", {residual: (layers[finite], norms[finite])},
-                  "layer (input → output)", "gradient norm", logy=True),
-        LinePanel("training loss (spirals)", {residual: (np.arange(len(losses)), np.array(losses))},
-                  "step", "cross-entropy", ylim=(0.0, 1.05 * max([v for v in losses if np.isfinite(v)] or [1.0]))),
+        LinePanel("training loss (log scale)", {"plain": (steps, plain_losses), f"residual ({shortcut})":
+                                                 (steps, res_losses)}, "SGD step", "cross-entropy", logy=True),
+        LinePanel("gradient RMS entering each block, at initialisation",
+                  {"plain": (blocks, plain_grads), f"residual ({shortcut})": (blocks, res_grads)},
+                  "block (0 = first hidden layer)", "RMS of dL/dh", logy=True),
     ]
-    return View(lines=panels, text=text)
+    return View(lines=panels, text=text, alt=(
+        f"Two line plots for {depth} blocks, learning rate {learning_rate:g}, {bn} batch norm: the training loss "
+        f"(log scale) of the plain and the residual ({shortcut}) network against the SGD step, and the RMS of the "
+        "gradient entering each block at initialisation (log scale) for both."))
 
 
 def residual() -> Explorer:
-    """Notebook 04's explorer: depth, residual on/off, activation, initialisation scale."""
+    """Notebook 04's explorer: depth, learning rate, batch norm on/off, and the residual block's form."""
     controls = {
-        "residual": ("toggle", ["plain", "residual"], "residual"),
-        "depth": ("slider", 1, 40, 1, 20),
-        "activation": ("dropdown", ["tanh", "relu"], "tanh"),
-        "init_scale": ("float", 0.0, 2.0, 0.1, 0.5),
+        "depth": ("slider", 2, 24, 2, 16),
+        "learning_rate": ("dropdown", LEARNING_RATES, 0.1),
+        "batchnorm": ("checkbox", True),
+        "shortcut": ("toggle", list(SHORTCUTS), "v1"),
     }
-    return Explorer(controls, residual_view, ncols=2, panel_size=3.0)
+    return Explorer(controls, residual_view, ncols=2, panel_size=4.0,
+                    states=[{"depth": 4}, {"learning_rate": 1.0}, {"batchnorm": False}, {"shortcut": "pre-activation"}])

@@ -47,7 +47,8 @@ SCREENSHOTS = ROOT / "images" / "screenshots"
 EXPLORERS = {
     "01_spatial_separable_convolution.ipynb": ["explorer_01_sliding_window", "explorer_01_separable"],
     "02_depthwise_vs_pointwise_convolution.ipynb": ["explorer_02_depthwise_pointwise"],
-    "03_one_by_one_convolution.ipynb": ["explorer_03_one_by_one"],
+    "03_one_by_one_convolution.ipynb": ["explorer_03_one_by_one", "explorer_03_bottleneck",
+                                        "explorer_03_two_one_by_ones"],
     "04_residual_connections.ipynb": ["explorer_04_residual"],
     "05_flag_driven_convolution.ipynb": ["explorer_05_program"],
 }
