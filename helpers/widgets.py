@@ -471,6 +471,17 @@ class Explorer:
                 title = f"{title}\n{p.data.shape[0]}×{p.data.shape[1]}"
             artist.axes.title.set_text(title)
         for ax, lp in zip(self._line_axes, view.lines, strict=True):
+            lines = ax.get_lines()
+            same_kind = (getattr(ax, "_panel_kind", None) == (lp.title, lp.xlabel, lp.ylabel, lp.logy)
+                         and [ln.get_label() for ln in lines] == list(lp.series))
+            if same_kind:  # the same plot with new numbers: move the lines, keep the axes' setup
+                for ln, (x, y) in zip(lines, lp.series.values(), strict=True):
+                    ln.set_data(x, y)
+                ax.relim()
+                ax.autoscale_view()
+                if lp.ylim is not None:
+                    ax.set_ylim(*lp.ylim)
+                continue
             ax.clear()
             for label, (x, y) in lp.series.items():
                 ax.plot(x, y, label=label, lw=1.6)
@@ -485,6 +496,7 @@ class Explorer:
             ax.grid(alpha=0.3)
             if len(lp.series) > 1:
                 ax.legend(fontsize=MIN_FONT_PT)
+            ax._panel_kind = (lp.title, lp.xlabel, lp.ylabel, lp.logy)
         self._suptitle.set_text(view.title)
         if not view.alt:
             view.alt = _auto_alt(view, panels, scales, setting)
