@@ -882,6 +882,9 @@ WHY_MISSED = {
     "explorer residual": "each setting trains the network again (compute: the gradient norms and 60 SGD steps of "
                          "a depth-D MLP, ~100 ms at depth 20 and more at depth 40); the figure itself is two line "
                          "plots redrawn in full. A cache of training runs keyed by the setting would fix it.",
+    "notebook ": "the browser time is the kernel-side redraw (the explorer rows above) plus the widget's comm round "
+                 "trip, JupyterLab re-rendering the output (printed counts and a ~100 KB image) and Chromium, all on "
+                 "the same loaded 2-core machine (load average in test-output/e2e/NN_timings.json).",
     "explorer sliding_window": "most of its controls (pass, n, kernel, stride, padding, dilation) change the grids, "
                                "so the drawing is rebuilt: new axes, one text per cell and a layout pass; only the "
                                "position slider (and the play button) moves the window in place.",
