@@ -23,6 +23,7 @@ __all__ = [
     "check_pointwise",
     "check_flag_program",
     "check_merged_1x1",
+    "check_merged_1x1_bias",
     "check_residual_block",
     "check_residual_backward",
     "check_inception_3a",
@@ -243,6 +244,42 @@ def check_merged_1x1(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool
     if not np.allclose(conv.pointwise_conv2d(image, got), two):
         return _say(False, "applying your W once differs from applying W1 then W2")
     return _say(True, "one 1x1 with W = W1 @ W2 equals two 1x1s in a row: without a non-linearity they collapse")
+
+
+def check_merged_1x1_bias(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                                         tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Check ``fn(W1 (C, C1), b1 (C1,), W2 (C1, C2), b2 (C2,)) -> (W (C, C2), b (C2,))``: one 1x1 with bias
+    equal to x @ W1 + b1 followed by @ W2 + b2 (no activation between them)."""
+    rng = np.random.default_rng(_RNG_SEED)
+    w1, b1 = rng.standard_normal((3, 5)), rng.standard_normal(5)
+    w2, b2 = rng.standard_normal((5, 2)), rng.standard_normal(2)
+    got, problem = _call(fn, w1.copy(), b1.copy(), w2.copy(), b2.copy())
+    if problem:
+        if "matmul" in problem:
+            problem += " -- check the order: x meets W1 first, so W = W1 @ W2, (C, C1) @ (C1, C2)"
+        return _say(False, problem)
+    try:
+        w, b = (np.asarray(v, dtype=float) for v in got)
+    except (TypeError, ValueError):
+        return _say(False, "return a pair (W, b): the merged weights and the merged bias")
+    if w.shape != (3, 2):
+        return _say(False, f"W has shape {w.shape}, expected (3, 2): the merged layer maps C=3 to C2=2 channels")
+    if not np.allclose(w, w1 @ w2):
+        return _say(False, "W is wrong: (x W1 + b1) W2 + b2 = x (W1 W2) + ..., so W = W1 @ W2")
+    if b.shape != (2,):
+        return _say(False, f"b has shape {b.shape}, expected (2,): one bias per output channel")
+    want = b1 @ w2 + b2
+    if np.allclose(b, b2):
+        return _say(False, "b is b2 only: the first bias passes through the second layer too, as b1 @ W2")
+    if np.allclose(b, b1 @ w2):
+        return _say(False, "b is b1 @ W2 only: the second layer's own bias b2 is missing")
+    if not np.allclose(b, want):
+        return _say(False, "b is wrong: expand (x W1 + b1) W2 + b2 and collect the terms without x")
+    image = rng.standard_normal((4, 4, 3))
+    two = conv.pointwise_conv2d(conv.pointwise_conv2d(image, w1) + b1, w2) + b2
+    assert np.allclose(conv.pointwise_conv2d(image, w) + b, two)
+    return _say(True, "W = W1 @ W2 and b = b1 @ W2 + b2: two 1x1s with biases and no activation are one affine "
+                      "1x1 (the same algebra folds a batch norm into the convolution before it)")
 
 
 def check_residual_block(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> bool:

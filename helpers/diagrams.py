@@ -187,8 +187,8 @@ def one_by_one_mixing(weights: np.ndarray | None = None, pixel: np.ndarray | Non
                          f"the {c_in}x{c_out} weight matrix with its values (middle, diverging colours) and the "
                          f"{c_out} output channel values of the same pixel (right), each output a weighted sum of "
                          "all inputs; the same matrix is used at every pixel.",
-                     figsize=(9, 3.8), layout="constrained")
-    ax_in, ax_w, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, c_out + 1, 1.2]})
+                     figsize=(8, 3.8), layout="constrained")
+    ax_in, ax_w, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.6, c_out + 1.4, 1.6]})
     m = max(np.abs(w).max(), 1e-12)
     im = ax_w.imshow(w, cmap="RdBu_r", vmin=-m, vmax=m)
     for i in range(c_in):
@@ -199,7 +199,7 @@ def one_by_one_mixing(weights: np.ndarray | None = None, pixel: np.ndarray | Non
     ax_w.set_yticks(range(c_in), [f"in c{i}" for i in range(c_in)], fontsize=10)
     ax_w.set_title(f"W: ({c_in}, {c_out}), the same at every pixel", fontsize=11)
     fig.colorbar(im, ax=ax_w, shrink=0.8, label="weight")
-    for ax, vec, name in ((ax_in, v, "image[y, x, :]"), (ax_out, out, "out[y, x, :]\n= image[y, x, :] @ W")):
+    for ax, vec, name in ((ax_in, v, "image[y, x, :]"), (ax_out, out, "out[y, x, :] =\nimage[y, x, :] @ W")):
         mm = max(np.abs(vec).max(), 1e-12)
         ax.imshow(vec[:, None], cmap="RdBu_r", vmin=-mm, vmax=mm)
         for i, val in enumerate(vec):

@@ -41,6 +41,7 @@ __all__ = [
     "spirals",
     "accuracy",
     "lesion_accuracies",
+    "loss_slice",
     "BLOCKS",
     "Sweep",
     "sweep",
@@ -439,6 +440,38 @@ def lesion_accuracies(net: Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarr
     return np.array(out)
 
 
+def loss_slice(net: Sequential, x: np.ndarray, y: np.ndarray, alphas: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """The training loss along one random, filter-normalised direction (Li et al. 2018, Section 4).
+
+    Every weight matrix W gets a Gaussian direction d whose column for each output unit (a
+    "filter") is rescaled to that column's norm in W; biases and BN parameters get d = 0, as in
+    the paper. Returns L(θ + α·d) for each α: (len(alphas),) or (len(alphas), E) for an ensemble
+    (each model its own direction). The weights are restored afterwards.
+    """
+    rng = np.random.default_rng(seed)
+    params = [value for value, _ in net.params()]
+    base = [value.copy() for value in params]
+    directions = []
+    for value in params:
+        if value.ndim >= 2 and value.shape[-2] > 1:  # a weight matrix (D_in, D_out) or (E, D_in, D_out)
+            d = rng.standard_normal(value.shape)
+            d *= np.linalg.norm(value, axis=-2, keepdims=True) / np.linalg.norm(d, axis=-2, keepdims=True)
+        else:
+            d = np.zeros_like(value)
+        directions.append(d)
+    out = []
+    try:
+        with np.errstate(all="ignore"):
+            for a in np.asarray(alphas, dtype=float):
+                for value, b, d in zip(params, base, directions, strict=True):
+                    value[...] = b + a * d
+                out.append(softmax_cross_entropy(net.forward(x), y)[0])
+    finally:
+        for value, b in zip(params, base, strict=True):
+            value[...] = b
+    return np.array(out)
+
+
 @dataclass
 class Sweep:
     """One architecture trained at every (learning rate, seed) pair, side by side.
@@ -463,6 +496,12 @@ class Sweep:
     def best(self) -> int:
         """Index of the best learning rate: lowest median final loss over the seeds (a diverged run counts as inf)."""
         return int(np.argmin(np.median(np.nan_to_num(self.final, nan=np.inf), axis=1)))
+
+    def best_models(self) -> np.ndarray:
+        """The ensemble index of every seed at *its own* best learning rate (lowest final loss of
+        that seed; a diverged run counts as inf): (len(seeds),) ints."""
+        final = np.nan_to_num(self.final, nan=np.inf)
+        return np.argmin(final, axis=0) * len(self.seeds) + np.arange(len(self.seeds))
 
     def models(self, lr_index: int) -> slice:
         """The ensemble indices of every seed at learning rate ``lrs[lr_index]``."""

@@ -13,7 +13,7 @@ def _not_done(*args):
 def test_not_implemented_is_reported_not_raised(capsys):
     for check in (checks.check_output_size, checks.check_rank1_factors, checks.check_depthwise,
                   checks.check_pointwise, checks.check_flag_program, checks.check_merged_1x1,
-                  checks.check_residual_block, checks.check_inception_3a):
+                  checks.check_residual_block, checks.check_inception_3a, checks.check_merged_1x1_bias):
         assert check(_not_done) is False
         assert "not implemented yet" in capsys.readouterr().out
 
@@ -162,6 +162,23 @@ def test_program_prediction(capsys, tmp_path):
     assert (s.output_shape, s.macs) == (right["pw_shape"], right["pw_macs"])
     assert not checks.check_program_prediction({**right, "dw_shape": (128, 128, 3)})
     assert "'same' padding" in capsys.readouterr().out
+
+
+def test_merged_1x1_bias(capsys):
+    assert checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: (w1 @ w2, b1 @ w2 + b2))
+    assert "b1 @ W2 + b2" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: (w1 @ w2, b2))
+    assert "b2 only" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: (w1 @ w2, b1 @ w2))
+    assert "b2 is missing" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: (w1 @ w2, b1[:2] + b2))
+    assert "collect the terms" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: (w2 @ w1, b1 @ w2 + b2))
+    assert "check the order" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(lambda w1, b1, w2, b2: w1 @ w2)
+    assert "pair (W, b)" in capsys.readouterr().out
+    assert not checks.check_merged_1x1_bias(_not_done)
+    assert "not implemented yet" in capsys.readouterr().out
 
 
 # ------------------------------------------------ each typical mistake named, never mis-named (review r12)

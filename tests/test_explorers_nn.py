@@ -107,6 +107,16 @@ def test_bottleneck_variance_kept_grows_with_width():
     assert kept[0] < kept[1] < kept[2] <= 100
 
 
+def test_bottleneck_suggested_tries():
+    """Notebook 03's text: C_mid = 16 saves a lot but loses much of the variance; K = 7 saves more than K = 3."""
+    ratio = lambda v: float(v.text.split("(")[1].split("x fewer")[0])
+    kept = lambda v: float(v.text.split("keeps ")[1].split("%")[0])
+    narrow, default, wide_k = (explorers.bottleneck_view(256, 16, 3), explorers.bottleneck_view(256, 64, 3),
+                               explorers.bottleneck_view(256, 64, 7))
+    assert ratio(narrow) > 4 * ratio(default) and kept(narrow) < 80 < kept(default)
+    assert ratio(wide_k) > 1.5 * ratio(default)
+
+
 def test_two_one_by_ones_suggested_tries():
     error = lambda v: float(v.text.split("relative error ")[1].split("\n")[0])
     with_relu = explorers.two_one_by_ones_view(8, True, True)
@@ -115,7 +125,7 @@ def test_two_one_by_ones_suggested_tries():
     assert error(without) < 1e-9 < 0.1 < error(with_relu) and "collapse" in without.text
     assert error(raw) < 0.5 * error(with_relu)
     switching = lambda v: int(v.text.split(" of 8 hidden units")[0].split("; ")[-1])
-    assert switching(raw) < switching(with_relu)
+    assert switching(raw) < switching(with_relu) and switching(raw) < 8 / 2  # "most units stop changing sign"
 
 
 def test_one_by_one_presets():

@@ -117,3 +117,49 @@ def test_bad_block_and_activation():
         nn.make_network(2, block="dense")
     with pytest.raises(ValueError, match="activation"):
         nn.Activation("gelu")
+
+
+def test_best_models_picks_each_seeds_own_learning_rate():
+    x, y = nn.spirals(10, 3, seed=0)
+    run = nn.sweep("p", 2, "plain", x, y, lrs=[1e-4, 0.1], seeds=[0, 1], steps=20, width=5)
+    assert run.best_models().tolist() == [2, 3]  # lr 0.1 for both seeds: models 1*2 + 0 and 1*2 + 1
+    run.losses[-1, 1, 1] = np.nan                # seed 1 diverged at lr 0.1: its best is lr 1e-4
+    assert run.best_models().tolist() == [2, 1]
+
+
+def test_lesion_claims_on_other_seeds():
+    """Notebook 04's lesion claims on seeds it does not use (seed 3 once failed the 'plain trains' premise
+    when every seed took the median-best learning rate)."""
+    x, y = nn.spirals(30, 3, turns=1.5, seed=0)
+    kw = dict(lrs=[0.03, 0.1], seeds=[3, 4, 5], steps=150, width=12)
+    lesioned = {}
+    for block in ("plain", "v1"):
+        run = nn.sweep(block, 6, block, x, y, **kw)
+        models = run.best_models()
+        assert (nn.accuracy(run.net, x, y)[models] > 0.9).all()
+        lesioned[block] = nn.lesion_accuracies(run.net, x, y)[:, models]
+    assert np.median(lesioned["plain"]) < 0.5 < 0.6 < np.median(lesioned["v1"])
+    assert lesioned["v1"][:2].mean() < lesioned["v1"][2:].mean()  # the early blocks matter most
+
+
+def test_loss_slice_is_centred_on_the_trained_weights_and_restores_them():
+    x, y = nn.spirals(10, 3, seed=0)
+    net = nn.make_network(3, block="v1", width=5, seeds=[0, 1])
+    before = [v.copy() for v, _ in net.params()]
+    losses = nn.loss_slice(net, x, y, np.array([-0.5, 0.0, 0.5]))
+    assert losses.shape == (3, 2)
+    np.testing.assert_allclose(losses[1], nn.softmax_cross_entropy(net.forward(x), y)[0])
+    assert all(np.array_equal(a, v) for a, (v, _) in zip(before, net.params(), strict=True))
+
+
+def test_loss_slice_rougher_for_the_deep_plain_net_other_seeds():
+    """Notebook 04's Li et al. claim on seeds it does not use: more local minima along a random
+    filter-normalised direction for the trained deep plain net than for the residual net."""
+    x, y = nn.spirals(30, 3, turns=1.5, seed=0)
+    alphas = np.linspace(-1, 1, 41)
+    minima = {}
+    for block in ("plain", "v1"):
+        run = nn.sweep(block, 16, block, x, y, lrs=[0.03, 0.1], seeds=[3, 4, 5], steps=150, width=12)
+        slices = nn.loss_slice(run.net, x, y, alphas)[:, run.best_models()]
+        minima[block] = ((slices[1:-1] < slices[:-2]) & (slices[1:-1] < slices[2:])).sum(axis=0)
+    assert minima["plain"].min() > minima["v1"].max()

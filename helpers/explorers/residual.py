@@ -13,18 +13,34 @@ SHORTCUTS = {"v1": "v1", "pre-activation": "preact"}
 WIDTH, STEPS = 12, 100
 
 
-@functools.lru_cache(maxsize=64)
-def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For seed 0: (losses (STEPS,), gradient RMS entering each block at initialisation (depth + 1,),
-    forward RMS of the stream entering each block at initialisation (depth + 1,))."""
+@functools.lru_cache(maxsize=128)
+def _runs(depth: int, block: str, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For seed 0, every learning rate of ``LEARNING_RATES`` at once: (losses (STEPS, len(LEARNING_RATES)),
+    gradient RMS entering each block at initialisation (depth + 1,), forward RMS of the stream entering each
+    block at initialisation (depth + 1,)).
+
+    The six runs share their initial weights and are trained side by side as one ensemble
+    (:func:`helpers.nn.make_network` with ``seeds=[0] * 6``): that costs about as much as two
+    single runs, and afterwards every learning-rate change is a cache hit.
+    """
     from .. import nn
 
     x, y = nn.spirals(30, 3, turns=1.5, seed=0)
     net = nn.make_network(depth, block=block, width=WIDTH, batchnorm=batchnorm)
     with np.errstate(all="ignore"):
         grads, rms = nn.stream_gradient_norms(net, x, y), nn.stream_rms(net, x)
-    losses = nn.train(net, x, y, steps=STEPS, optimizer=nn.SGD(lr=learning_rate, momentum=0.9))
+    ensemble = nn.make_network(depth, block=block, width=WIDTH, batchnorm=batchnorm, seeds=[0] * len(LEARNING_RATES))
+    losses = nn.train(ensemble, x, y, steps=STEPS,
+                      optimizer=nn.SGD(lr=np.array(LEARNING_RATES, dtype=float), momentum=0.9))
+    losses.flags.writeable = False
     return losses, grads, rms
+
+
+def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For seed 0 and one learning rate (one of ``LEARNING_RATES``): (losses (STEPS,), gradient RMS
+    (depth + 1,), forward RMS (depth + 1,)), as in :func:`_runs`."""
+    losses, grads, rms = _runs(depth, block, batchnorm)
+    return losses[:, LEARNING_RATES.index(learning_rate)], grads, rms
 
 
 CHANCE = float(np.log(3))  # the loss of a uniform guess over 3 classes
