@@ -260,12 +260,16 @@ def draw_window_step(
     current = ax_out.add_patch(Rectangle((0, 0), 1, 1, facecolor="#ffb77a", edgecolor="#d9480f", lw=1.5))
     texts = [ax_out.text(x, y, "", ha="center", va="center", fontsize=fontsize) for y in range(ho) for x in range(wo)]
     for ax, (h, w) in ((ax_in, (hp, wp)), (ax_out, (ho, wo))):
-        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
-        ax.grid(which="minor", color="#999999", lw=0.6)
-        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        # the cell borders as two line collections (minor-tick grid lines would cost a Tick
+        # object per cell: most of a redraw); above the window patches, below the values
+        ax.vlines(np.arange(-0.5, w, 1), -0.5, h - 0.5, colors="#999999", lw=0.6, zorder=1.5)
+        ax.hlines(np.arange(-0.5, h, 1), -0.5, w - 0.5, colors="#999999", lw=0.6, zorder=1.5)
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.xaxis.set_visible(False)
+        ax.yaxis.set_visible(False)
     parts = {"window": window, "done": done, "current": current, "texts": texts, "out": out,
              "kernel_shape": (kh, kw), "stride": stride, "dilation": dilation}
     move_window_step(parts, pos)

@@ -160,6 +160,8 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
                           color="white" if abs(v) > 0.6 * vmax else "black")
             ax_k.set_xticks([])
             ax_k.set_yticks([])
+            ax_k.xaxis.set_visible(False)  # no ticks: nothing to draw, and a cheaper layout pass
+            ax_k.yaxis.set_visible(False)
             ax_k.set_title(f"kernel {kh}×{kw}", fontsize=10)
         fig.suptitle(f"{step}, stride {stride}, padding {padding!r}, dilation {dilation}", fontsize=11)
 
