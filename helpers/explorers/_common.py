@@ -32,3 +32,17 @@ def _image(name: str, size: int | None = None) -> np.ndarray:
     img = np.ascontiguousarray(img)
     img.flags.writeable = False
     return img
+
+
+def kernel_picture(k: np.ndarray) -> np.ndarray:
+    """A kernel of any mode as one 2-D picture: (Kh, Kw) as is, (C_in, C_out) pointwise weights as
+    a matrix, (Kh, Kw, C) and (Kh, Kw, C_in, C_out) as a mosaic of their (Kh, Kw) slices (NaN between)."""
+    if k.ndim == 2:
+        return k
+    k4 = k[:, :, None, :] if k.ndim == 3 else k
+    kh, kw, a, b = k4.shape
+    out = np.full((a * (kh + 1) - 1, b * (kw + 1) - 1), np.nan)
+    for i in range(a):
+        for j in range(b):
+            out[i * (kh + 1):i * (kh + 1) + kh, j * (kw + 1):j * (kw + 1) + kw] = k4[:, :, i, j]
+    return out

@@ -7,7 +7,7 @@ import numpy as np
 from .. import conv, kernels
 from ..costs import conv_cost, format_count
 from ..widgets import Explorer, Panel, View
-from ._common import _image, _kernel
+from ._common import _image, _kernel, kernel_picture
 
 MODES_02 = ["standard/grouped", "depthwise", "pointwise", "depthwise-separable"]
 KERNELS_02 = ["per channel: sobel_x, sobel_y, laplacian", "sobel_x", "sobel_y", "laplacian", "gaussian", "box",
@@ -90,16 +90,6 @@ def framework_layer(mode: str, c: int, k: int, out_channels: int, multiplier: in
     return [f"PyTorch: {torch}", f"Keras:   {keras}"]
 
 
-def _kernel_mosaic(k: np.ndarray) -> np.ndarray:
-    """(Kh, Kw, A, B) kernels as one (A*(Kh+1)-1, B*(Kw+1)-1) picture, NaN between them."""
-    kh, kw, a, b = k.shape
-    out = np.full((a * (kh + 1) - 1, b * (kw + 1) - 1), np.nan)
-    for i in range(a):
-        for j in range(b):
-            out[i * (kh + 1):i * (kh + 1) + kh, j * (kw + 1):j * (kw + 1) + kw] = k[:, :, i, j]
-    return out
-
-
 def depthwise_pointwise_view(mode: str, kernel: str, size: int, out_channels: int, multiplier: int,
                              groups: int = 1, image: str = "rgb_shapes") -> View:
     """One layer type on the sample image: input, kernels, every output channel; the costs of all types."""
@@ -115,13 +105,13 @@ def depthwise_pointwise_view(mode: str, kernel: str, size: int, out_channels: in
         labels = [f"out c{o} ← " + ",".join(names[(o // per_out) * per_in:(o // per_out + 1) * per_in])
                   for o in range(out_channels)]
         kern = Panel(f"kernels (K, K, C/g = {per_in}, C_out = {out_channels})\nrow: input of the group, "
-                     "column: output", _kernel_mosaic(wts["standard"]), kind="kernel", group="kernel", width=2.0)
+                     "column: output", kernel_picture(wts["standard"]), kind="kernel", group="kernel", width=2.0)
     elif mode == "depthwise":
         out = conv.depthwise_conv2d(img, wts["depthwise"])
         labels = [f"out c{i} ← {names[i // multiplier]} only" for i in range(c * multiplier)]
         mosaic = wts["depthwise"].reshape(k, k, 1, c * multiplier)
         kern = Panel(f"depthwise kernels: one per output (C·M = {c * multiplier})\n"
-                     f"output c·M+m filters channel c", _kernel_mosaic(mosaic), kind="kernel", group="kernel",
+                     f"output c·M+m filters channel c", kernel_picture(mosaic), kind="kernel", group="kernel",
                      width=2.0)
     elif mode == "pointwise":
         out = conv.pointwise_conv2d(img, wts["pointwise_only"])
@@ -133,7 +123,7 @@ def depthwise_pointwise_view(mode: str, kernel: str, size: int, out_channels: in
         labels = [f"out c{o} ← dw, then mix" for o in range(out_channels)]
         mosaic = wts["depthwise"].reshape(k, k, 1, c * multiplier)
         kern = Panel(f"depthwise kernels (C·M = {c * multiplier}); then a\n{c * multiplier}×{out_channels} "
-                     "pointwise mix (printed)", _kernel_mosaic(mosaic), kind="kernel", group="kernel", width=2.0)
+                     "pointwise mix (printed)", kernel_picture(mosaic), kind="kernel", group="kernel", width=2.0)
     shape = img.shape
     costs = {
         "standard": conv_cost("standard", shape, k, out_channels),

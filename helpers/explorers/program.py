@@ -8,23 +8,9 @@ from .. import cli, kernels
 from ..costs import format_count
 from ..images import SAMPLES
 from ..widgets import Explorer, Panel, View
-from ._common import SPATIAL_NAMES, _image
+from ._common import SPATIAL_NAMES, _image, kernel_picture
 
 PADDINGS_05 = ["same", "valid", "1", "2"]  # "0" would be the same as "valid"
-
-
-def _kernel_picture(k: np.ndarray) -> np.ndarray:
-    """A kernel of any mode as one 2-D picture: (Kh, Kw) as is, (C_in, C_out) pointwise weights as
-    a matrix, (Kh, Kw, C) and (Kh, Kw, C_in, C_out) as a mosaic of their (Kh, Kw) slices (NaN between)."""
-    if k.ndim == 2:
-        return k
-    k4 = k[:, :, None, :] if k.ndim == 3 else k
-    kh, kw, a, b = k4.shape
-    out = np.full((a * (kh + 1) - 1, b * (kw + 1) - 1), np.nan)
-    for i in range(a):
-        for j in range(b):
-            out[i * (kh + 1):i * (kh + 1) + kh, j * (kw + 1):j * (kw + 1) + kw] = k4[:, :, i, j]
-    return out
 
 
 def command_line(mode: str, kernel: str, image: str, stride: int, padding: str) -> str:
@@ -60,7 +46,7 @@ def program_view(mode: str, kernel: str, image: str, stride: int, padding: str) 
             *[f"note: {n}" for n in notes]]
     what = "pointwise weights (C_in × C_out)" if mode == "pointwise" else f"kernel {tuple(used.shape)}"
     panels = [Panel(f"input {image}\n{img.shape[0]}×{img.shape[1]}×{img.shape[2]}", img, kind="rgb", newrow=True),
-              Panel(what, _kernel_picture(np.asarray(used, dtype=float)), kind="kernel", group="kernel", width=1.4)]
+              Panel(what, kernel_picture(np.asarray(used, dtype=float)), kind="kernel", group="kernel", width=1.4)]
     panels += [Panel(f"out c{i}", out[:, :, i], group="out", newrow=i == 0) for i in range(out.shape[2])]
     return View(panels=panels, text="\n".join(text))
 

@@ -122,7 +122,10 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
              PASSES[1]: f"pass 1: column {kernel}×1 down the padded grid -> {ho}×{wo} intermediate",
              PASSES[2]: f"pass 2: row 1×{kernel} along the intermediate -> {ho}×{wo} output"}[step]
     macs = kh * kw * ho * wo
+    kernel_rows = ["  " + "  ".join(f"{v:>4g}" for v in row) for row in s["kernel"]]
     text = "\n".join([formula, f"{where}: {kh * kw} MACs per output pixel, {macs} MACs in this pass",
+                      f"kernel {kh}×{kw} (multiply each window cell by the kernel cell on it, then add):",
+                      *kernel_rows,
                       f"out[{r}, {c}] = sum of {kh * kw} products = {value:g}"])
     positions = sorted({0, min(1, ho * wo - 1), ho * wo - 1}) if strip else [position]
 
@@ -169,7 +172,8 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
            f"and the {kh}×{kw} window (stride {stride}, dilation {dilation}) "
            + (f"at output positions {', '.join(str(divmod(p, wo)) for p in positions)}" if strip
               else f"at out[{r}, {c}]")
-           + f"; the {ho}×{wo} output grid with the values produced so far")
+           + f"; the {ho}×{wo} output grid with the values produced so far; kernel rows "
+           + "; ".join(" ".join(f"{v:g}" for v in row) for row in s["kernel"]))
     return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions),
                 draw_key=() if strip else (n, kernel, stride, padding, dilation, step, "window"))
 

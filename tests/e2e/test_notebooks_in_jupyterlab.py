@@ -73,7 +73,9 @@ CONTROLS_JS = "ex => [...ex.querySelectorAll('" + SELECTOR + """')]
     const kind = el.classList.contains('widget-slider') ? 'slider'
       : el.classList.contains('widget-dropdown') ? 'dropdown'
       : el.classList.contains('widget-toggle-buttons') ? 'toggle' : 'checkbox';
-    const label = (el.querySelector('.widget-label') || {}).textContent || '';
+    // a checkbox's description sits beside its box (.widget-label-basic), not in the empty left label
+    const label = ((kind === 'checkbox' && el.querySelector('.widget-label-basic'))
+                   || el.querySelector('.widget-label') || {}).textContent || '';
     const handle = el.querySelector('.noUi-handle');
     const select = el.querySelector('select');
     const buttons = [...el.querySelectorAll('button')];
