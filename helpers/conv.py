@@ -196,6 +196,8 @@ def correlate2d_loop(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def _pad_loop(img: np.ndarray, kh: int, kw: int, stride: int, padding: Padding, dilation: int) -> np.ndarray:
     rows = pad_amounts(img.shape[0], kh, stride=stride, padding=padding, dilation=dilation)
     cols = pad_amounts(img.shape[1], kw, stride=stride, padding=padding, dilation=dilation)
+    padded = (img.shape[0] + rows.before + rows.after) * (img.shape[1] + cols.before + cols.after)
+    _check_budget(img, (rows.out, cols.out), img.shape[2], padded * img.shape[2] * img.itemsize)  # no absurd np.pad
     return np.pad(img, ((rows.before, rows.after), (cols.before, cols.after), (0, 0)))
 
 

@@ -80,7 +80,8 @@ CONTROLS_JS = "ex => [...ex.querySelectorAll('" + SELECTOR + """')]
     const select = el.querySelector('select');
     const buttons = [...el.querySelectorAll('button')];
     const input = el.querySelector('input[type=checkbox]');
-    const disabled = kind === 'slider' ? (el.querySelector('[disabled]') !== null)
+    const disabled = kind === 'slider'  // ipywidgets 7's jQuery UI slider marks itself with a class
+      ? (el.querySelector('[disabled], .ui-slider-disabled, .ui-state-disabled') !== null)
       : kind === 'dropdown' ? select.disabled
       : kind === 'toggle' ? buttons.every(b => b.disabled) : input.disabled;
     return {index, kind, label: label.trim(), disabled,
@@ -125,10 +126,21 @@ def _act(page, explorer, control: dict) -> str:
     """Move one control; returns what was done."""
     box = explorer.locator(SELECTOR).nth(control["index"])
     if control["kind"] == "slider":
-        handle = box.locator(".noUi-handle").first
+        # ipywidgets 8 draws sliders with noUiSlider (aria values on the handle), 7 with jQuery UI (none)
+        handle = box.locator(".noUi-handle, .ui-slider-handle").first
         handle.focus()
-        key = "ArrowLeft" if control["now"] >= control["max"] else "ArrowRight"
-        page.keyboard.press(key)
+        if control["now"] is not None:
+            key = "ArrowLeft" if control["now"] >= control["max"] else "ArrowRight"
+            page.keyboard.press(key)
+        else:  # no position to read: step right, and left instead if the readout did not move (at the end)
+            readout = box.locator(".widget-readout").first
+            before = readout.inner_text()
+            key = "ArrowRight"
+            page.keyboard.press(key)
+            page.wait_for_timeout(200)
+            if readout.inner_text() == before:
+                key = "ArrowLeft"
+                page.keyboard.press(key)
         handle.blur()
         return f"{control['label']} {key}"
     if control["kind"] == "dropdown":
