@@ -171,7 +171,10 @@ def _temp_file_appears_then_signal(folder: Path, sig: int) -> tuple[subprocess.C
     proc = subprocess.Popen(
         [sys.executable, str(PROGRAM), "--mode", "pointwise", "--kernel", "wide.npy", "--image", "noise.png",
          "--output", "fig.svg", "--no-show"],
-        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=headless_env())
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=headless_env(),
+        # as from a terminal: a test run started in the background (CI) inherits SIGINT ignored, and a
+        # program rightly keeps ignoring what its parent told it to ignore
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline, seen = time.monotonic() + 60, []
     while time.monotonic() < deadline and proc.poll() is None:
         seen = [p.name for p in folder.iterdir() if p.name.startswith(".fig-")]
