@@ -197,7 +197,8 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
         t0 = time.perf_counter()
         # a workspace of its own, reset, so no tab from an earlier test is restored beside this one
         page.goto(lab.url(f"lab/workspaces/e2e-{stem}/tree/notebooks/{name}") + "&reset")
-        page.wait_for_function(f"{NOTEBOOK_JS} && {NOTEBOOK_JS}.context && "
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell && "
+                               f"{NOTEBOOK_JS} && {NOTEBOOK_JS}.context && "
                                f"{NOTEBOOK_JS}.context.path === 'notebooks/{name}'", timeout=60_000)
         panel = "#" + page.evaluate(f"{NOTEBOOK_JS}.id")
         page.wait_for_function("[...document.querySelectorAll('.jp-StatusBar-TextItem')]"
