@@ -20,6 +20,7 @@ whatever ``F`` does to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,16 +307,20 @@ class SGD:
 
 
 def train(net: Sequential, x: np.ndarray, y: np.ndarray, *, steps: int = 300, optimizer: SGD | None = None,
-          ) -> np.ndarray:
+          before_step: Callable[[], None] | None = None) -> np.ndarray:
     """Full-batch training on x (N, D), y (N,) labels. Returns the loss before each step: (steps,) or (steps, E).
 
     A model whose loss becomes non-finite (a diverged run) keeps NaN from then on; the
-    other models of an ensemble are unaffected.
+    other models of an ensemble are unaffected. ``before_step`` (if given) is called
+    before every step; it does not change the result (the notebook 04 explorer's
+    background training uses it to pause while the explorer redraws).
     """
     opt = optimizer or SGD()
     losses = []
     with np.errstate(all="ignore"):
         for _ in range(steps):
+            if before_step is not None:
+                before_step()
             loss, dlogits = softmax_cross_entropy(net.forward(x), y)
             losses.append(loss)
             bad = ~np.isfinite(np.atleast_1d(loss))

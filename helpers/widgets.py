@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from .plotting import color_scale
 
@@ -187,6 +187,43 @@ def _auto_alt(view: View, panels: list[Panel], scales: list[dict], setting: str)
     return f"{head}{len(parts)} panels for {setting}: " + "; ".join(parts)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade_label(value: float, _pos: object = None) -> str:
+    """A log-axis tick label: ``10⁻²`` for a power of ten, else the value (plain text, no mathtext)."""
+    if value <= 0 or not np.isfinite(value):
+        return ""
+    exponent = round(float(np.log10(value)))
+    if abs(value / 10.0**exponent - 1) < 1e-9:
+        return "10" + str(exponent).translate(_SUPERSCRIPT)
+    return f"{value:g}"
+
+
+def _set_log_ticks(ax: object) -> None:
+    """Label a log y axis at :func:`_log_ticks` of its limits: decades as ``10⁻²``, 1-2-5 steps as numbers."""
+    ticks = _log_ticks(*ax.get_ylim())
+    if list(ax.get_yticks()) == ticks:
+        return
+    decades = all(_decade_label(t).startswith("10") and "." not in _decade_label(t) for t in ticks)
+    ax.set_yticks(ticks)
+    ax.yaxis.set_major_formatter(FuncFormatter(_decade_label if decades else lambda v, _pos=None: f"{v:g}"))
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Major ticks for a log axis from ``lo`` to ``hi``: the decades inside, or 1-2-5 steps
+    when fewer than two decades fall inside (so a short range still has labelled ticks)."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if not (lo > 0 and np.isfinite(hi)):
+        return []
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    step = max(1, -(-(last - first) // 6))  # at most about six decades labelled
+    ticks = [10.0**e for e in range(first, last + 1, step) if lo <= 10.0**e <= hi]
+    if len(ticks) < 2:
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    return ticks
+
+
 class Explorer:
     """Controls + a compute function (+ rules for valid values) + one reusable figure.
 
@@ -206,12 +243,18 @@ class Explorer:
     static : extra keyword arguments for ``compute`` in :meth:`show` (e.g. a strip of
         frames instead of one).
     ncols : image panels per row (when no panel starts a row itself).
+    prefetch : ``prefetch(values)`` for the live widget: called with ``None`` when a redraw
+        after a control change starts and with the settled values whenever a drawing is
+        shown, so slow work for the settings one move away can run while the learner
+        looks (the notebook 04 explorer trains its networks so, while the kernel is idle).
     """
 
     def __init__(self, controls: dict[str, tuple], compute: Callable[..., View], *, ncols: int = 3,
                  panel_size: float = 2.8, dpi: int = 100, rules: Callable[[dict], dict] | None = None,
-                 states: list[dict] | None = None, static: dict | None = None) -> None:
+                 states: list[dict] | None = None, static: dict | None = None,
+                 prefetch: Callable[[dict | None], None] | None = None) -> None:
         self.controls = controls
+        self.prefetch = prefetch
         self.compute = compute
         self.rules = rules
         self.states = states or []
@@ -345,7 +388,7 @@ class Explorer:
         self._group_of = [(p.group or f"panel{i + 1}") if p.kind != "rgb" else None for i, p in enumerate(panels)]
         self._line_axes = []
         for i in range(n_line):
-            sub = grid[len(rows) + i // max(line_cols, 1), 0].subgridspec(1, line_cols)
+            sub = grid[len(rows) + i // max(line_cols, 1), 0].subgridspec(1, line_cols, wspace=0.3)
             self._line_axes.append(fig.add_subplot(sub[0, i % line_cols]))
         self._suptitle = fig.suptitle("", fontsize=TITLE_PT + 1)
         self._fig = fig
@@ -481,14 +524,23 @@ class Explorer:
                 ax.autoscale_view()
                 if lp.ylim is not None:
                     ax.set_ylim(*lp.ylim)
+                if lp.logy:
+                    _set_log_ticks(ax)
                 continue
             ax.clear()
             for label, (x, y) in lp.series.items():
                 ax.plot(x, y, label=label, lw=1.6)
             if lp.logy:
                 ax.set_yscale("log")
+                # no minor ticks, labels in plain text (see _set_log_ticks): the default mathtext
+                # labels and minor ticks of a log axis were most of a redraw
+                ax.yaxis.set_minor_locator(NullLocator())
             if lp.ylim is not None:
                 ax.set_ylim(*lp.ylim)
+            if lp.logy:
+                _set_log_ticks(ax)
+            if all(np.all(np.asarray(x) == np.round(x)) for x, _ in lp.series.values()):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps, blocks: no 0.5 ticks
             ax.set_title(lp.title, fontsize=TITLE_PT)
             ax.set_xlabel(lp.xlabel, fontsize=TITLE_PT - 1)
             ax.set_ylabel(lp.ylabel, fontsize=TITLE_PT - 1)
@@ -645,6 +697,8 @@ class Explorer:
         def refresh(_change: object = None) -> None:
             if busy[0]:
                 return
+            if self.prefetch and _change is not None:
+                self.prefetch(None)
             busy[0] = True
             try:
                 values, constraints = self.settle({n: c.value for n, c in controls.items()})
@@ -656,10 +710,12 @@ class Explorer:
                 out.clear_output(wait=True)
                 if view.text:
                     print(view.text)
-                # HTML first (JupyterLab and Colab show it: an <img> with its alt); the PNG and the
-                # plain-text alt travel with it for front ends and tools that read those
-                display({"text/html": self.html(view, png), "image/png": base64.b64encode(png).decode("ascii"),
-                         "text/plain": f"Figure: {view.alt}"}, raw=True, metadata={"image/png": {"alt": view.alt}})
+                # an <img> with its alt (JupyterLab, Colab and VS Code show HTML), and the alt as the
+                # plain-text form; the PNG travels once (a second image/png copy of it made every
+                # message to the browser twice as large)
+                display({"text/html": self.html(view, png), "text/plain": f"Figure: {view.alt}"}, raw=True)
+            if self.prefetch:
+                self.prefetch(values)
 
         for c in controls.values():
             c.observe(refresh, names="value")

@@ -192,3 +192,102 @@ def test_redrawing_only_what_changed_gives_the_pixels_of_a_full_redraw(factory):
             ex._fig.set_canvas(fast)  # back to the explorer's canvas, with its state
     if factory is not explorers.sliding_window:
         assert partial > 0, "no control change was drawn partially"
+
+
+def test_widget_calls_prefetch_after_each_drawing_and_pauses_it_for_a_redraw():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets as w
+
+    calls = []
+    ex = explorers.separable()
+    ex.prefetch = calls.append
+    box = ex.widget()
+    assert len(calls) == 1 and calls[0]["method"] == "separable"  # after the first drawing
+    method = next(c for c in box.children if isinstance(c, w.ToggleButtons))
+    method.value = "full"
+    assert calls[1] is None and calls[2]["method"] == "full" and len(calls) == 3
+
+
+def test_residual_prefetch_trains_the_neighbours_with_the_same_numbers(monkeypatch):
+    """The notebook 04 explorer trains the settings one move away in a background thread: what it
+    caches is what the foreground would compute, a pause holds it between steps, and a redraw that
+    needs the setting being trained waits for it instead of training it twice."""
+    import importlib
+    import threading
+    import time
+
+    residual = importlib.import_module("helpers.explorers.residual")
+    monkeypatch.setattr(residual, "STEPS", 5)
+    runs = residual._Runs()
+    monkeypatch.setattr(residual, "_RUNS", runs)
+    trained = []
+    real = residual._train_runs
+
+    def counting(*args, **kw):
+        trained.append((args, threading.current_thread().name))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(residual, "_train_runs", counting)
+    residual._prefetch({"depth": 4, "batchnorm": True, "shortcut": "v1", "learning_rate": 0.1})
+    deadline = time.monotonic() + 60
+    while (runs._wanted or runs._training) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    expected = {(6, "plain", True), (6, "v1", True), (2, "plain", True), (2, "v1", True), (4, "plain", False),
+                (4, "v1", False), (4, "preact", True)}
+    assert set(runs._done) == expected
+    assert all(name == "residual-explorer-prefetch" for _, name in trained)
+    for key in expected:  # the same numbers as trained in the foreground
+        fg = real(*key)
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(runs.get(key), fg, strict=True)), key
+    assert len(trained) == len(expected)  # get() of a warmed setting trains nothing
+
+    residual._prefetch(None)  # a redraw starts: the background thread holds at its next step
+    gate = threading.Event()
+    monkeypatch.setattr(runs, "_wait_while_paused", lambda: gate.wait(10))
+    residual._prefetch({"depth": 8, "batchnorm": True, "shortcut": "v1", "learning_rate": 0.1})
+    while runs._training is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    key = runs._training
+    assert key is not None and key not in runs._done
+    threading.Timer(0.2, gate.set).start()
+    before = len(trained)
+    result = runs.get(key)  # waits for the background thread instead of training it again
+    assert key in runs._done and result is runs._done[key]
+    assert [args for args, _ in trained[before:]].count(key) == 0
+
+
+def test_residual_prefetch_holds_while_a_notebook_cell_runs(monkeypatch):
+    """In IPython the background training waits while a cell runs (a notebook run top to bottom
+    is not slowed by it) and goes on when the kernel is idle."""
+    import importlib
+    import time
+
+    from IPython.core.events import EventManager, available_events
+
+    residual = importlib.import_module("helpers.explorers.residual")
+    monkeypatch.setattr(residual, "STEPS", 3)
+    runs = residual._Runs()
+    monkeypatch.setattr(residual, "_RUNS", runs)
+
+    class Shell:
+        events = EventManager(None, available_events)
+
+    shell = Shell()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    residual._prefetch({"depth": 2, "batchnorm": False, "shortcut": "v1", "learning_rate": 0.1})  # in a cell
+    time.sleep(0.5)
+    assert runs._done == {}  # the cell that drew the explorer still runs
+    shell.events.trigger("post_run_cell", None)
+    deadline = time.monotonic() + 60
+    while not runs._done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    shell.events.trigger("pre_run_cell", None)  # the next cell: the thread holds after its current step
+    time.sleep(0.3)
+    done = len(runs._done)
+    time.sleep(0.5)
+    assert 0 < done == len(runs._done) < 5
+    shell.events.trigger("post_run_cell", None)
+    while (runs._wanted or runs._training) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert set(runs._done) == {(4, "plain", False), (4, "v1", False), (2, "plain", True), (2, "v1", True),
+                               (2, "preact", False)}

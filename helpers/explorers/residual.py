@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -11,10 +12,11 @@ from ..widgets import Explorer, LinePanel, View
 LEARNING_RATES = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 SHORTCUTS = {"v1": "v1", "pre-activation": "preact"}
 WIDTH, STEPS = 12, 100
+DEPTHS = list(range(2, 25, 2))  # the depth slider's values
 
 
-@functools.lru_cache(maxsize=128)
-def _runs(depth: int, block: str, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _train_runs(depth: int, block: str, batchnorm: bool,
+                before_step: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For seed 0, every learning rate of ``LEARNING_RATES`` at once: (losses (STEPS, len(LEARNING_RATES)),
     gradient RMS entering each block at initialisation (depth + 1,), forward RMS of the stream entering each
     block at initialisation (depth + 1,)).
@@ -30,10 +32,156 @@ def _runs(depth: int, block: str, batchnorm: bool) -> tuple[np.ndarray, np.ndarr
     with np.errstate(all="ignore"):
         grads, rms = nn.stream_gradient_norms(net, x, y), nn.stream_rms(net, x)
     ensemble = nn.make_network(depth, block=block, width=WIDTH, batchnorm=batchnorm, seeds=[0] * len(LEARNING_RATES))
-    losses = nn.train(ensemble, x, y, steps=STEPS,
+    losses = nn.train(ensemble, x, y, steps=STEPS, before_step=before_step,
                       optimizer=nn.SGD(lr=np.array(LEARNING_RATES, dtype=float), momentum=0.9))
     losses.flags.writeable = False
     return losses, grads, rms
+
+
+class _Runs:
+    """The trained runs of every (depth, block, batchnorm) asked for so far, and a background
+    thread that trains the settings one control move away while the learner looks at the
+    current one (a first visit to a setting costs 0.1-1 s of training; a cached one nothing).
+
+    The background thread trains only while the kernel is idle: it holds between training
+    steps while a cell runs (IPython's pre/post_run_cell events; so a notebook run top to
+    bottom is not slowed) and while the explorer redraws, unless the redraw is waiting for
+    the very setting it is training. Background and foreground compute the same numbers
+    (same code, same seed).
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, tuple] = {}
+        self._busy: dict[tuple, threading.Event] = {}  # key -> set when its training ends
+        self._cond = threading.Condition()
+        self._wanted: list[tuple] = []
+        self._paused = False
+        self._training: tuple | None = None  # what the background thread trains now
+        self._needed: tuple | None = None  # what a redraw waits for
+        self._thread: threading.Thread | None = None
+        self._cell_running = False
+
+    def get(self, key: tuple) -> tuple:
+        """The runs of ``key`` = (depth, block, batchnorm): cached, or awaited, or trained here."""
+        while True:
+            with self._cond:
+                if key in self._done:
+                    return self._done[key]
+                event = self._busy.get(key)
+                if event is None:
+                    event = self._busy[key] = threading.Event()
+                    break
+                self._needed = key  # the background thread has it: let it run on
+                self._cond.notify_all()
+            event.wait()
+        try:
+            result = _train_runs(*key)
+            with self._cond:
+                self._done[key] = result
+            return result
+        finally:
+            with self._cond:
+                self._busy.pop(key).set()
+
+    def cached(self, key: tuple) -> bool:
+        with self._cond:
+            return key in self._done
+
+    def pause(self) -> None:
+        """A redraw starts: the background thread waits after its current training step."""
+        with self._cond:
+            self._paused = True
+
+    def warm(self, keys: list[tuple]) -> None:
+        """A redraw is done: train ``keys`` (the nearest first) in the background."""
+        with self._cond:
+            self._wanted = [k for k in keys if k not in self._done]
+            self._paused, self._needed = False, None
+            self._cond.notify_all()
+            if self._thread is None:
+                self._watch_cells()
+                self._thread = threading.Thread(target=self._loop, name="residual-explorer-prefetch", daemon=True)
+                self._thread.start()
+
+    def _watch_cells(self) -> None:
+        """Hold the background thread while a notebook cell runs (in IPython; called from a cell)."""
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+        self._cell_running = True  # the cell that drew the explorer is still running
+        shell.events.register("pre_run_cell", self._cell_starts)
+        shell.events.register("post_run_cell", self._cell_ends)
+
+    def _cell_starts(self, *_info: object) -> None:
+        with self._cond:
+            self._cell_running = True
+
+    def _cell_ends(self, *_result: object) -> None:
+        with self._cond:
+            self._cell_running = False
+            self._cond.notify_all()
+
+    def _hold(self) -> bool:
+        """Whether the background thread should wait (called with the lock held)."""
+        return (self._paused or self._cell_running) and self._needed != self._training
+
+    def _wait_while_paused(self) -> None:
+        with self._cond:
+            while self._hold():
+                self._cond.wait(0.25)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._paused or self._cell_running or not self._wanted:
+                    self._cond.wait()
+                key = self._wanted.pop(0)
+                if key in self._done or key in self._busy:
+                    continue
+                self._busy[key] = threading.Event()
+                self._training = key
+            try:
+                result = _train_runs(*key, before_step=self._wait_while_paused)
+                with self._cond:
+                    self._done[key] = result
+            except Exception:  # noqa: BLE001 -- a failed prefetch is retried in the foreground, which reports it
+                pass
+            finally:
+                with self._cond:
+                    self._training = None
+                    self._busy.pop(key).set()
+
+
+_RUNS = _Runs()
+
+
+def _runs(depth: int, block: str, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of :func:`_train_runs`, trained once per setting (see :class:`_Runs`)."""
+    return _RUNS.get((depth, block, batchnorm))
+
+
+def _prefetch(values: dict | None) -> None:
+    """The explorer's prefetch hook: ``None`` when a redraw starts, the settled values when it is done.
+
+    Warms the settings one move of one control away, the nearest first: depth up and
+    down, batch norm toggled, the other shortcut form (each needs the plain and the
+    residual network; the learning rate needs nothing, all rates are trained at once).
+    """
+    if values is None:
+        _RUNS.pause()
+        return
+    depth, bn, block = values["depth"], values["batchnorm"], SHORTCUTS[values["shortcut"]]
+    lo, hi = DEPTHS[0], DEPTHS[-1]
+    keys = []
+    for d, b in ((depth + 2, bn), (depth - 2, bn), (depth, not bn)):
+        if lo <= d <= hi:
+            keys += [(d, "plain", b), (d, block, b)]
+    keys += [(depth, other, bn) for other in SHORTCUTS.values() if other != block]
+    _RUNS.warm(keys)
 
 
 def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,10 +261,10 @@ def residual_view(depth: int, learning_rate: float, batchnorm: bool, shortcut: s
 def residual() -> Explorer:
     """Notebook 04's explorer: depth, learning rate, batch norm on/off, and the residual block's form."""
     controls = {
-        "depth": ("slider", 2, 24, 2, 16),
+        "depth": ("slider", DEPTHS[0], DEPTHS[-1], 2, 16),
         "learning_rate": ("dropdown", LEARNING_RATES, 0.1),
         "batchnorm": ("checkbox", True),
         "shortcut": ("toggle", list(SHORTCUTS), "v1"),
     }
-    return Explorer(controls, residual_view, ncols=2, panel_size=4.0,
+    return Explorer(controls, residual_view, ncols=2, panel_size=4.0, prefetch=_prefetch,
                     states=[{"depth": 4}, {"learning_rate": 1.0}, {"batchnorm": False}, {"shortcut": "pre-activation"}])

@@ -147,26 +147,23 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
                                  stride=s["stride"], dilation=s["dilation"], fontsize=font)
                 axes[0, i].set_title(f"window of out[{pr}, {pc}]", fontsize=10)
                 axes[1, i].set_title(f"out[{pr}, {pc}] = {s['out'][pr, pc]:g}", fontsize=10)
-        else:
-            ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[s["grid"].shape[1], max(kw, 2) + 1, max(wo, 3)])
-            parts = draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
-                                     stride=s["stride"], dilation=s["dilation"], fontsize=font)
-            ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: zero padding)",
-                            fontsize=10)
-            parts["title"] = ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
-            parts["key"] = key
-            fig.__dict__["_window_parts"] = parts
-            vmax = np.abs(s["kernel"]).max()
-            ax_k.imshow(s["kernel"], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            for (y, x), v in np.ndenumerate(s["kernel"]):
-                ax_k.text(x, y, f"{v:g}", ha="center", va="center", fontsize=8,
-                          color="white" if abs(v) > 0.6 * vmax else "black")
-            ax_k.set_xticks([])
-            ax_k.set_yticks([])
-            ax_k.xaxis.set_visible(False)  # no ticks: nothing to draw, and a cheaper layout pass
-            ax_k.yaxis.set_visible(False)
-            ax_k.set_title(f"kernel {kh}×{kw}", fontsize=10)
-        fig.suptitle(f"{step}, stride {stride}, padding {padding!r}, dilation {dilation}", fontsize=11)
+            fig.suptitle(f"{step}, stride {stride}, padding {padding!r}, dilation {dilation}", fontsize=11)
+            return
+        ax_in, ax_k, ax_out = _window_axes(fig, [s["grid"].shape, (kh, kw), (ho, wo)])
+        parts = draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
+                                 stride=s["stride"], dilation=s["dilation"], fontsize=font)
+        ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: zero padding)",
+                        fontsize=10)
+        parts["title"] = ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
+        parts["key"] = key
+        fig.__dict__["_window_parts"] = parts
+        vmax = np.abs(s["kernel"]).max()
+        ax_k.imshow(s["kernel"], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        for (y, x), v in np.ndenumerate(s["kernel"]):
+            ax_k.text(x, y, f"{v:g}", ha="center", va="center", fontsize=8,
+                      color="white" if abs(v) > 0.6 * vmax else "black")
+        ax_k.set_title(f"kernel {kh}×{kw}", fontsize=10)
+        fig.texts[0].set_text(f"{step}, stride {stride}, padding {padding!r}, dilation {dilation}")
 
     alt = (f"Sliding window, {step}: padded input grid {s['grid'].shape[0]}×{s['grid'].shape[1]} with padding shaded "
            f"and the {kh}×{kw} window (stride {stride}, dilation {dilation}) "
@@ -175,8 +172,50 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
            + f"; the {ho}×{wo} output grid with the values produced so far; kernel rows "
            + "; ".join(" ".join(f"{v:g}" for v in row) for row in s["kernel"]))
     return View(text=text, draw=draw, alt=alt, data=(s["grid"], s["kernel"], s["out"], positions),
-                draw_key=() if strip else (n, kernel, stride, padding, dilation, step, "window"))
+                draw_key=() if strip else ("window",))
 
+
+def _window_axes(fig: Figure, grids: list[tuple[int, int]]) -> list:
+    """The input, kernel and output axes of the sliding window, emptied, sized for ``grids``.
+
+    grids: the (rows, cols) of the padded input, the kernel and the output. The three
+    axes are made once per figure and kept: a new grid empties them and moves them
+    instead of building a figure and running a layout pass -- that was most of the time
+    a control change took. Input and output cells are one size (as large as the figure
+    allows); kernel cells at most 1.3 times that.
+    """
+    axes = fig.__dict__.get("_window_axes")
+    if axes is None or any(ax not in fig.axes for ax in axes):
+        fig.clear()
+        fig.set_layout_engine(None)  # the boxes below are the layout
+        axes = [fig.add_axes((0.0, 0.0, 1.0, 1.0)) for _ in range(3)]
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.xaxis.set_visible(False)  # no ticks: nothing to draw for them
+            ax.yaxis.set_visible(False)
+        fig.suptitle("", fontsize=11, y=0.985, va="top")
+        fig.__dict__["_window_axes"] = axes
+    else:
+        for ax in axes:
+            for artist in [*ax.images, *ax.patches, *ax.texts, *ax.collections, *ax.lines]:
+                artist.remove()
+    width, height = fig.get_size_inches() * fig.dpi
+    margin, gap, top = 5.0, 30.0, 50.0  # pixels; the titles sit in ``top``
+    (hi, wi), (hk, wk), (ho, wo) = grids
+    slots = [wi, max(wk, 2) + 1, max(wo, 3)]  # the kernel's slot has room for its title
+    unit = (width - 2 * margin - 2 * gap) / sum(slots)
+    cell = min(unit, (height - top - margin) / max(hi, ho))
+    sizes = [(wi * cell, hi * cell), None, (wo * cell, ho * cell)]
+    k_cell = min(1.3 * cell, slots[1] * unit / wk, (height - top - margin) / hk)
+    sizes[1] = (wk * k_cell, hk * k_cell)
+    x = margin
+    for ax, slot, (w, h) in zip(axes, slots, sizes, strict=True):
+        x0 = x + (slot * unit - w) / 2  # centred in its slot, and vertically in the space under the titles
+        y0 = margin + (height - top - margin - h) / 2
+        ax.set_position((x0 / width, y0 / height, w / width, h / height))
+        x += slot * unit + gap
+    return axes
 
 def sliding_window() -> Explorer:
     """Which input pixels feed each output pixel, for the full kernel and its two 1-D passes;
