@@ -94,13 +94,23 @@ CONTROLS_JS = "ex => [...ex.querySelectorAll('" + SELECTOR + """')]
   })"""
 
 
+STATE_JS = """el => {
+    // the image as its scheme and a hash (not the whole data URL: copying ~100 KB out of the page on
+    // every poll loaded the machine the kernel redraws on), its alt, and the printed text
+    const img = el.querySelector('.jp-OutputArea-output img');
+    const src = img ? (img.getAttribute('src') || '') : '';
+    let h = 2166136261;
+    for (let i = 0; i < src.length; i++) { h ^= src.charCodeAt(i); h = Math.imul(h, 16777619); }
+    const texts = [...el.querySelectorAll('.jp-OutputArea-output pre')].map(e => e.innerText);
+    return [src ? src.slice(0, 22) + ':' + src.length + ':' + (h >>> 0) : '',
+            img ? (img.getAttribute('alt') || '') : '', texts.join('\\n')];
+}"""
+
+
 def _state(explorer) -> tuple[str, str, str]:
-    """(data URL of the plotted PNG, its alt, printed text) of one explorer's output."""
-    img = explorer.locator(".jp-OutputArea-output img").first
-    src = img.get_attribute("src") if img.count() else ""
-    alt = img.get_attribute("alt") if img.count() else ""
-    texts = explorer.locator(".jp-OutputArea-output pre").all_inner_texts()
-    return src or "", alt or "", "\n".join(texts)
+    """(the plotted PNG as "data:image/png;base64,:<length>:<hash>", its alt, printed text) of one explorer."""
+    src, alt, text = explorer.evaluate(STATE_JS)
+    return src, alt, text
 
 
 def _wait_for_change(page, explorer, before: tuple[str, str, str], what: str,
