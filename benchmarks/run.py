@@ -821,17 +821,31 @@ def _why_depthwise(report: dict) -> str:
                 "smaller blocks do not help. " if big and "multiply_gvalues" in prof else "")
     return ("np.einsum makes one multiply-accumulate pass per tap: for a 3x3 kernel every output value is read "
             "and written 9 times, and each pass also reads a shifted input row and a row of tiled weights -- "
-            "16 bytes of cache traffic per MAC in float32. " + measured +
+            "16 bytes of cache traffic per MAC in float32. Its inner loop is also compiled for NumPy's baseline "
+            "instruction set only (4 floats per instruction, no fused multiply-add; the ufuncs switch to AVX-512 "
+            "at run time, einsum does not). " + measured +
             (f"Our depthwise rows reach {min(ours):.1f}-{max(ours):.1f} G MACs/s here, PyTorch's oneDNN kernel "
              f"{min(theirs):.1f}-{max(theirs):.1f}: it keeps the partial sums of all taps in vector registers and "
              "reads each input value about once per tap from L1, one pass over the output. " if dw else "") +
-            "Tried (measured on the MobileNet shapes): a per-tap multiply-then-add loop on channels-last "
-            "(rows, W*C) slabs (1.5-2x slower: two passes per tap, no fused multiply-add in NumPy); column "
-            "chunks of 512-2048 values to stay in L1 (no better; smaller chunks drown in per-call overhead); "
-            "broadcasting (K, K, C) weights over rows instead of tiling them (slower below 256 channels, within "
-            "noise at 512-1024); for stride 2, sorting pixels by phase straight from the image instead of from a "
-            "padded copy (kept: one copy fewer). Reaching PyTorch needs the taps fused into one pass, i.e. "
-            "compiled code (C, Numba), which this NumPy series does not use.")
+            "Kept (measured on the MobileNet shapes, alternating with PyTorch): for a stride of 2 and 256 channels "
+            "or more, the taps as strided views of the padded rows with the (C,) weights broadcast, instead of "
+            "sorting pixels by phase (a copy that took a third of the time) -- 14x14x512 s2 2.1-2.3x -> 1.6-1.7x "
+            "PyTorch, 28x28x256 s2 2.8-3.1x -> 2.6x; below 256 channels the per-pixel loop of C values costs more "
+            "than the copy (56x56x128 s2 a tie, 112x112x64 s2 1.5x slower), and at stride 1 it is slower or a tie "
+            "at every channel count; phase-sorted blocks of 3 MB instead of 768 KB for the other strided shapes "
+            "(fewer per-block copies and einsum set-ups: 5-15 %, 112x112x64 s2 4.0-4.9x -> 3.7-4.0x); fewer "
+            "per-call checks (7x7x1024 2.4-2.5x -> 1.9-2.0x). Tried and not kept: "
+            "dropping the zero taps that complete the stride-2 phase grid (12 passes -> 9) with a second einsum "
+            "and an add (4 %, within noise); a per-tap multiply-then-add loop with AVX-512 ufuncs on (rows, W*C) "
+            "slabs (1.2-2x slower: two passes per tap, and chunks small enough for L1 drown in two ufunc calls "
+            "of about 1 us per tap); multiplying all taps of a few rows at once and summing with np.add.reduce "
+            "(1.4x slower); other block sizes at stride 1 (128 KB to 4 MB: within about 5 % of the present 768 KB "
+            "from 512 KB up); per-channel planes with scalar "
+            "taps (the einsum pass is 1.4x faster, but the transposes into and out of planes take 0.9 ms at "
+            "512x512x3, more than it saves at K=3). BLAS cannot take it: each channel has its own taps, so there "
+            "is no shared reduction, and a banded (Toeplitz) product per channel multiplies mostly zeros. Reaching "
+            "PyTorch needs the taps fused into one pass, i.e. compiled code (C, Numba), which this NumPy series "
+            "does not use.")
 
 
 def _why_standard(report: dict) -> str:
@@ -839,19 +853,28 @@ def _why_standard(report: dict) -> str:
             and "pytorch" in r["ms"] and r["shape"][2] > 3]
     rng = f"{min(many):.2f}-{max(many):.2f}x" if many else "not measured"
     return ("the worst shapes are the ones with 3 input channels, where a patch has only 27 (K=3) or 147 (K=7) "
-            "values: we copy every pixel's patch into a block-sized im2col matrix and the (C_out, pixels) product "
-            "back to channels-last, copies that cost about as much as the matrix multiply itself (one 4096-pixel "
-            "block, K=3: multiply about 50 us, transposing the product about 40 us, plus the patch copies), while "
-            "oneDNN computes the direct convolution in registers from the image. Tried: a channels-last "
-            "(pixels, patch) im2col that needs no transposed product (no faster: its copies move 9 contiguous "
-            "values per pixel instead of whole rows). With many input channels each tap is one large BLAS "
-            f"matmul and the ratio is {rng} in this run.")
+            "values. Per block of 8192 pixels we gather planar padded rows straight from the image, copy each "
+            "tap's shifted rows into an im2col matrix bounded by the block, and make one matrix multiply whose "
+            "product (pixels, C_out) is already channels-last (this round: the old (C_out, pixels) product needed "
+            "a transposed copy that cost as much as the multiply, 3 ms of 8 at K=3; 512x512x3->16 went from "
+            "3.6-3.9x to 2.4-2.5x PyTorch at K=3 and from 3.2-4.0x to 2.7x at K=7). What is left is mostly the "
+            "multiply itself: NumPy's OpenBLAS runs these skinny products (27-147 deep, 16-32 wide) at about "
+            "40 G MACs/s, while PyTorch (oneDNN) does the whole direct convolution at 65-95 G MACs/s, without an "
+            "im2col matrix, so the multiply alone takes 1.8x PyTorch's whole call at K=3. Tried: a "
+            "channels-last (pixels, patch) im2col (its copies move 9 contiguous values per pixel instead of whole "
+            "rows: slower); for the stride-2 first layer of MobileNet, planar im2col with a pixel-major product "
+            "(6-8 % faster, within run-to-run noise, not kept). With many input channels each tap is one large "
+            f"BLAS matmul and the ratio is {rng} in this run.")
 
 
 def _why_pointwise(report: dict) -> str:
     return ("a pointwise convolution is one BLAS matrix multiply in both (OpenBLAS sgemm for us, oneDNN/MKL for "
             "PyTorch); the ratios scatter around 1.0 by a few percent from shape to shape and run to run, so a "
-            "ratio just above 1.1 on a 7x7 layer (under 2 ms) is the two BLAS libraries, not the convolution code.")
+            "ratio just above 1.1 on a 7x7 layer (under 2 ms) is the two BLAS libraries, not the convolution code. "
+            "Measured at 7x7x1024->1024: the product as (pixels, C_in) @ (C_in, C_out) is the fastest orientation "
+            "(computing (W^T X^T)^T is 8 % slower, passing out= changes nothing), nothing is copied per call; the "
+            "call overhead was a second NaN/infinity pass over the 1M weights after a no-op dtype cast (0.07 ms, "
+            "removed: 1.06-1.07x -> 1.01x; 7x7x512->1024 1.10-1.16x -> 1.03-1.05x).")
 
 
 def _why_float64(report: dict) -> str:

@@ -9,11 +9,13 @@ without leaving NumPy (tests/test_conv.py checks every path against the loops):
   padded row block shifted by ``i`` rows and ``j`` pixels: a strided *view*, no copy.
 * Depthwise-style ops: ``np.einsum`` sums those views times the taps in one
   multiply-accumulate sweep per tap over long contiguous rows (a stride s > 1 first
-  sorts each block's pixels by phase, x mod s, so the taps stay contiguous views).
+  sorts each block's pixels by phase, x mod s, so the taps stay contiguous views;
+  with 256 channels or more the taps are strided views of the padded rows instead,
+  each pixel's C channels long enough to need no sorting).
 * Channel mixing is a matrix multiply handed to BLAS. The vertical pass of a separable
   filter shared by all channels is BLAS too, one matrix-vector product per output row;
   a standard convolution with few input channels gathers the patches of one block of
-  4096 pixels (a few MB) for one matrix multiply per block.
+  8192 pixels (a few MB) for one matrix multiply per block.
 * The blocks and other temporaries live in a small per-thread workspace that the next
   call reuses (about one block per kind, at most 32 MB each), so only the result is
   fresh memory.
@@ -45,6 +47,12 @@ _BLOCK_BYTES = 256 * 1024
 # point where the block no longer stays in L2 (measured: 256 KB -> 768 KB is 10-20 %
 # faster, 2 MB is slower again).
 _TAP_BLOCK_BYTES = 768 * 1024
+# The same for the phase-sorted rows of a strided depthwise convolution: there the
+# fixed cost per block (the phase copies, an einsum over the whole phase grid) weighs more, and
+# larger blocks are faster even though they leave L2 (measured, 3x3 stride 2: 3 MB
+# instead of 768 KB is 7-12 % faster at 112x112x64 and 56x56x128, 2-8 % faster or
+# equal at 512x512x3, 1024x1024x3 and 256x256x64).
+_PHASE_BLOCK_BYTES = 3 * 2**20
 
 # Temporaries (padded row blocks, intermediate rows) come from a small per-thread
 # workspace that lives across calls: fresh memory costs a page fault per 4 KB page the
@@ -225,14 +233,43 @@ def _depthwise_strided_rows(img: np.ndarray, weights: np.ndarray, stride: int, r
     return np.einsum("iamrq,iam->rq" if weights.ndim == 3 else "iamrq,iamq->rq", view, weights, out=out)
 
 
+# From this many channels on, a strided depthwise convolution reads its taps straight
+# from the padded rows (inner loop: the C channels of one pixel) instead of sorting the
+# pixels by phase first. Measured, 3x3 stride 2 (MobileNet shapes): 28x28x256 and
+# 14x14x512 25-30 % faster; 56x56x128 a tie; 112x112x64 1.5x slower (the per-pixel
+# loop of 64 values costs more than the copy saves).
+_WIDE_CHANNELS = 256
+
+
+def _depthwise_wide_rows(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
+                         dilation: int, y0: int, out: np.ndarray) -> np.ndarray:
+    """Depthwise output rows ``y0 .. y0 + n`` for many channels and any stride into ``out``: (n, W', C).
+
+    img: (H, W, C); taps: (Kh, Kw, C). Tap (i, j) of output pixel (r, x) is pixel
+    (r*s + i*d, x*s + j*d) of the block's padded rows: a (Kh, Kw, n, W', C) view, and
+    one ``np.einsum`` with the (C,) taps broadcast over the pixels sums them; no copy
+    beyond the padded rows.
+    """
+    c = img.shape[2]
+    kh, kw = taps.shape[:2]
+    n, w_out = out.shape[:2]
+    block = _padded_rows(img, y0 * stride, (y0 + n - 1) * stride + dilation * (kh - 1) + 1, rows, cols)
+    row, it = block.shape[1] * c * img.itemsize, img.itemsize
+    view = np.ndarray((kh, kw, n, w_out, c), img.dtype, buffer=block.reshape(-1),
+                      strides=(dilation * row, dilation * c * it, stride * row, stride * c * it, it))
+    view.flags.writeable = False
+    return np.einsum("ijrxc,ijc->rxc", view, taps, out=out)
+
+
 def depthwise(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, cols: PadAmounts,
                     dilation: int = 1) -> np.ndarray:
     """img: (H, W, C); taps: (Kh, Kw, C) -- one filter per channel. Returns (H', W', C).
 
     ``rows``/``cols`` are the padding of each axis (from :func:`helpers.conv.pad_amounts`). Stride 1
     writes each cache-sized block of output rows straight from :func:`_depthwise_rows`,
-    a larger stride from :func:`_depthwise_strided_rows`; only a stride combined with a
-    dilation gathers each tap's strided slice from a zero-padded block of rows.
+    a larger stride from :func:`_depthwise_wide_rows` (256 channels or more) or
+    :func:`_depthwise_strided_rows`; only a stride combined with a dilation and fewer
+    channels gathers each tap's strided slice from a zero-padded block of rows.
     """
     _, w, c = img.shape
     kh, kw, _ = taps.shape
@@ -245,9 +282,14 @@ def depthwise(img: np.ndarray, taps: np.ndarray, stride: int, rows: PadAmounts, 
         for y0 in range(0, h_out, step):
             _depthwise_rows(img, tiles, rows, cols, dilation, y0, flat_out[y0 : y0 + step])
         return out
+    if c >= _WIDE_CHANNELS:
+        step = _block_rows((w + cols.before + cols.after) * c * stride, img.dtype, h_out, _TAP_BLOCK_BYTES)
+        for y0 in range(0, h_out, step):
+            _depthwise_wide_rows(img, taps, stride, rows, cols, dilation, y0, out[y0 : y0 + step])
+        return out
     if dilation == 1:
         weights = _phase_taps(taps, stride, w_out)
-        step = _block_rows((w + cols.before + cols.after) * c * stride, img.dtype, h_out, _TAP_BLOCK_BYTES)
+        step = _block_rows((w + cols.before + cols.after) * c * stride, img.dtype, h_out, _PHASE_BLOCK_BYTES)
         for y0 in range(0, h_out, step):
             _depthwise_strided_rows(img, weights, stride, rows, cols, y0, flat_out[y0 : y0 + step])
         return out
@@ -331,41 +373,76 @@ def separable(img: np.ndarray, col_taps: np.ndarray, row_taps: np.ndarray, rows:
 # patches of one row block and makes a single matrix multiply; above it, one matmul
 # per kernel tap is already large enough for BLAS to run at full speed.
 _SMALL_PATCH = 256
-_PATCH_PIXELS = 4096
+# Pixels per row block of that patch matrix (fewer Python-level copies per image than
+# 4096: measured 5-10 % faster at 512x512x3, K = 3 and 7).
+_PATCH_PIXELS = 8192
+
+
+def _planar_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: PadAmounts) -> np.ndarray:
+    """Input rows ``r_lo:r_hi`` in padded coordinates, zero-filled outside the image, *planar*.
+
+    img: (H, W, C). Returns (C, r_hi - r_lo, W + cols.before + cols.after), a view of the
+    workspace valid until the next call: every channel's padded rows one after the
+    other, gathered straight from the channels-last image (no padded copy first).
+    """
+    h, w, c = img.shape
+    buf = _workspace("planar rows", (c, r_hi - r_lo, w + cols.before + cols.after), img.dtype)
+    src_lo, src_hi = max(r_lo - rows.before, 0), min(r_hi - rows.before, h)
+    first, last = src_lo + rows.before - r_lo, src_hi + rows.before - r_lo  # the image rows in buf
+    if src_hi <= src_lo:
+        buf[:] = 0
+        return buf
+    if first:
+        buf[:, :first] = 0
+    if last < buf.shape[1]:
+        buf[:, last:] = 0
+    if cols.before:
+        buf[:, first:last, : cols.before] = 0
+    if cols.after:
+        buf[:, first:last, cols.before + w :] = 0
+    buf[:, first:last, cols.before : cols.before + w] = img[src_lo:src_hi].transpose(2, 0, 1)
+    return buf
 
 
 def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
                       out: np.ndarray) -> np.ndarray:
     """Stride-1 standard convolution for few input channels (RGB, say), into ``out``.
 
-    Per row block: the padded rows go to planar layout (C_in, rows*W_pad); for every tap
-    the C_in channel rows shifted by that tap are copied, contiguous, into a patch
-    matrix (Kh*Kw*C_in, N) -- bounded by the block, never the whole image -- and one
-    matrix multiply (C_out, Kh*Kw*C_in) @ (Kh*Kw*C_in, N) gives every output channel.
+    Per row block: the padded rows are gathered in planar layout (C_in, rows*W_pad); for
+    every tap the C_in channel rows shifted by that tap are copied, contiguous, into a
+    patch matrix P (Kh*Kw*C_in, N) -- bounded by the block, never the whole image --
+    and one matrix multiply ``P.T @ kernel`` gives every output channel, (N, C_out):
+    already channels-last, so the block's rows are copied out whole.
+
+    Measured (512x512x3 -> 16): ``kernel.T @ P``, (C_out, N), is the orientation
+    OpenBLAS runs fastest (20-35 % faster for the product alone), but transposing it
+    back to channels-last, 16 values per pixel gathered from 16 rows, cost about as
+    much as the product at K = 3; the pixel-major product is faster overall for every
+    patch size tried (K = 3: 5.7 instead of 7.1 ms; K = 7: 17.3 instead of 19.5 ms;
+    patches of 121-252 values with 8-64 output channels: 4-15 % faster).
     """
     h, w, c_in = img.shape
     kh, kw, _, c_out = kernel.shape
     h_out, w_out = rows.out, cols.out
     w_pad = w + cols.before + cols.after
     patch = kh * kw * c_in
-    weights = np.ascontiguousarray(kernel.reshape(patch, c_out).T)  # row o: all taps and channels
+    weights = kernel.reshape(patch, c_out)  # row (i, j, c): one tap of one input channel
     # enough pixels per block for an efficient matmul; the patch matrix stays a few MB
     step = max(1, min(h_out, _PATCH_PIXELS // w_pad))
     patches = _workspace("patches", (patch, step * w_pad), img.dtype)
-    result = _workspace("products", (c_out, step * w_pad), img.dtype)
+    result = _workspace("products", (step * w_pad, c_out), img.dtype)
     starts = [i * dilation * w_pad + j * dilation for i in range(kh) for j in range(kw)]
     for y0 in range(0, h_out, step):
         n = min(step, h_out - y0)
         size = n * w_pad
-        block = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols)
-        pl = _workspace("planar rows", (c_in, block.shape[0] * w_pad), img.dtype)  # (C_in, rows * W_pad)
-        pl[...] = block.reshape(-1, c_in).T
+        # (C_in, rows * W_pad), one spare row so that the last tap's slice stays inside
+        pl = _planar_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols).reshape(c_in, -1)
         p = patches[:, :size]
         for t, start in enumerate(starts):
             p[t * c_in : (t + 1) * c_in] = pl[:, start : start + size]
-        r = result[:, :size]
-        np.matmul(weights, p, out=r)
-        out[y0 : y0 + n] = r.reshape(c_out, n, w_pad)[:, :, :w_out].transpose(1, 2, 0)
+        r = result[:size]
+        np.matmul(p.T, weights, out=r)
+        out[y0 : y0 + n] = r.reshape(n, w_pad, c_out)[:, :w_out]  # whole rows, the padding columns dropped
     return out
 
 
