@@ -164,24 +164,30 @@ def _runs(depth: int, block: str, batchnorm: bool) -> tuple[np.ndarray, np.ndarr
     return _RUNS.get((depth, block, batchnorm))
 
 
+def _training_cost(key: tuple) -> float:
+    """Rough relative cost of training one setting (depth, block, batchnorm): per block, batch norm
+    triples the work (measured: 16 blocks with it about 0.47 s, 24 without about 0.25 s)."""
+    depth, _block, batchnorm = key
+    return 2 + depth * (3 if batchnorm else 1)
+
+
 def _prefetch(values: dict | None) -> None:
     """The explorer's prefetch hook: ``None`` when a redraw starts, the settled values when it is done.
 
-    Warms the settings one move of one control away, the nearest first: depth up and
-    down, batch norm toggled, the other shortcut form (each needs the plain and the
-    residual network; the learning rate needs nothing, all rates are trained at once).
+    Warms the settings one move of one control away: depth up and down, batch norm
+    toggled (each needs the plain and the residual network) and the other shortcut form
+    (the plain one is shared); the learning rate needs nothing, all rates are trained at
+    once. The cheapest moves come first, so the most of them are ready soonest.
     """
     if values is None:
         _RUNS.pause()
         return
     depth, bn, block = values["depth"], values["batchnorm"], SHORTCUTS[values["shortcut"]]
-    lo, hi = DEPTHS[0], DEPTHS[-1]
-    keys = []
-    for d, b in ((depth + 2, bn), (depth - 2, bn), (depth, not bn)):
-        if lo <= d <= hi:
-            keys += [(d, "plain", b), (d, block, b)]
-    keys += [(depth, other, bn) for other in SHORTCUTS.values() if other != block]
-    _RUNS.warm(keys)
+    moves = [[(d, "plain", b), (d, block, b)] for d, b in ((depth + 2, bn), (depth - 2, bn), (depth, not bn))
+             if DEPTHS[0] <= d <= DEPTHS[-1]]
+    moves += [[(depth, other, bn)] for other in SHORTCUTS.values() if other != block]
+    moves.sort(key=lambda keys: sum(_training_cost(k) for k in keys if not _RUNS.cached(k)))
+    _RUNS.warm([k for keys in moves for k in keys])
 
 
 def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

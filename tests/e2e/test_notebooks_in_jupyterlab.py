@@ -14,7 +14,10 @@ cell shows an error. Then, for each explorer (the ipywidgets box with class
   shown at its natural size (not scaled down: its text stays >= 10 px);
 * the time from a control change to the new image is recorded; the median per
   notebook is printed with the target (<= 300 ms, met or MISSED) and the machine's
-  load, and written to test-output/e2e/NN_timings.json. It is a measurement, not an
+  load, and written to test-output/e2e/NN_timings.json. The moves come back to back
+  (as fast as the page settles); notebook 04's explorer, which trains the settings one
+  move away while the kernel is idle, is moved again with 3 s between moves (a learner
+  looking at each plot) and that median is reported apart. It is a measurement, not an
   assertion: a timing on a shared machine says as much about the machine as about
   the code (speed targets live in the benchmarks, not in pass/fail tests).
 
@@ -53,6 +56,10 @@ EXPLORERS = {
     "05_flag_driven_convolution.ipynb": ["explorer_05_program"],
 }
 MEDIAN_LIMIT_S = 0.300
+# explorers whose first visit to a setting computes something slow (notebook 04 trains two
+# networks) are also moved at a learner's pace: LOOK_MS between moves
+LEARNER_PACE = {"04_residual_connections.ipynb"}
+LOOK_MS = 3000
 
 NOTEBOOK_JS = "window.jupyterapp.shell.currentWidget"
 ALL_RUN_JS = f"""() => {{
@@ -166,8 +173,9 @@ def _act(page, explorer, control: dict) -> str:
     return f"{control['label']} clicked"
 
 
-def _exercise(page, explorer, state, timings: list[float], log: list[str], where: str):
-    """Move every enabled non-toggle control once; check the reason of every disabled one."""
+def _exercise(page, explorer, state, timings: list[float], log: list[str], where: str, look_ms: int = 0):
+    """Move every enabled non-toggle control once; check the reason of every disabled one.
+    ``look_ms``: wait so long before each move, as a learner looking at the plot would."""
     n = len(_controls(explorer))
     for i in range(n):
         control = _controls(explorer)[i]
@@ -178,6 +186,7 @@ def _exercise(page, explorer, state, timings: list[float], log: list[str], where
             assert f"{name} is disabled: " in state[2], f"{where}: {name} is disabled without a reason printed"
             log.append(f"{where}: {name} disabled (reason printed)")
             continue
+        page.wait_for_timeout(look_ms)
         what = _act(page, explorer, control)
         state, seconds = _wait_for_change(page, explorer, state, f"{where}: {what}")
         timings.append(seconds)
@@ -202,6 +211,7 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     timings: dict = {}
     redraws: list[float] = []
+    paced: list[float] = []
     log: list[str] = []
     try:
         t0 = time.perf_counter()
@@ -276,6 +286,12 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
                     log.append(f"{stem} explorer {i}: {toggle['label']} -> {option}: "
                                f"changed in {seconds * 1000:.0f} ms")
                     state = _exercise(page, ex, state, redraws, log, f"{stem} explorer {i} ({option})")
+            if name in LEARNER_PACE:
+                # the same moves again, LOOK_MS apart: the explorer trains the settings one move
+                # away while the kernel is idle, so a learner who looks at each plot first is
+                # measured too (reported apart from the back-to-back moves above)
+                state = _exercise(page, ex, state, paced, log, f"{stem} explorer {i} (learner pace)",
+                                  look_ms=LOOK_MS)
             ex.screenshot(path=str(OUTPUT / f"{shot}_after.png"))
         assert page.evaluate(ERRORS_JS) == []
     finally:
@@ -286,6 +302,11 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
             timings["redraw_target_s"] = MEDIAN_LIMIT_S
             timings["redraw_target_met"] = timings["redraw_median_s"] <= MEDIAN_LIMIT_S
             timings["load_average_1min"] = os.getloadavg()[0]
+        if paced:
+            timings["learner_pace_look_s"] = LOOK_MS / 1000
+            timings["learner_pace_redraw_median_s"] = round(statistics.median(paced), 3)
+            timings["learner_pace_redraw_max_s"] = round(max(paced), 3)
+            timings["learner_pace_redraws"] = len(paced)
         timings["log"] = log
         (OUTPUT / f"{stem}_timings.json").write_text(json.dumps(timings, indent=2, ensure_ascii=False))
         print(f"\n{name}: {len(redraws)} control changes, median redraw "
@@ -293,7 +314,10 @@ def test_notebook_runs_and_every_explorer_control_matters(lab, browser, name):
               f"{timings.get('redraw_max_s', float('nan')) * 1000:.0f} ms (target <= {MEDIAN_LIMIT_S * 1000:.0f} ms: "
               f"{'met' if timings.get('redraw_target_met') else 'MISSED'}; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs); JupyterLab sets the <img> alt from "
-              f"the output metadata: {timings.get('jupyterlab_sets_img_alt_from_metadata')}")
+              f"the output metadata: {timings.get('jupyterlab_sets_img_alt_from_metadata')}"
+              + (f"; at a learner's pace ({LOOK_MS / 1000:g} s between moves): median "
+                 f"{timings['learner_pace_redraw_median_s'] * 1000:.0f} ms, max "
+                 f"{timings['learner_pace_redraw_max_s'] * 1000:.0f} ms over {len(paced)}" if paced else ""))
         page.screenshot(path=str(OUTPUT / f"{stem}_page.png"))
         lab.shutdown_kernels()
         page.close()
