@@ -529,7 +529,9 @@ def browser_redraws() -> dict:
     for path in sorted((ROOT / "test-output" / "e2e").glob("*_timings.json")):
         data = json.loads(path.read_text())
         if "redraw_median_s" in data:
-            out[path.name.split("_")[0]] = {k: data[k] for k in ("redraw_median_s", "redraw_max_s", "redraws")}
+            keys = ("redraw_median_s", "redraw_max_s", "redraws", "learner_pace_look_s",
+                    "learner_pace_redraw_median_s", "learner_pace_redraw_max_s", "learner_pace_redraws")
+            out[path.name.split("_")[0]] = {k: data[k] for k in keys if k in data}
     return out
 
 
@@ -751,8 +753,12 @@ def evaluate(report: dict) -> list[dict]:
         add(f"explorer {r['explorer']}: CPU per control change <= 80 ms (median over {r['moves']})",
             r["cpu_median_ms"] <= 80, f"{r['cpu_median_ms']:.1f} ms (max {r['cpu_max_ms']:.1f} ms)")
     for nb, b in report.get("browser_redraws", {}).items():
+        pace = (f"; at a learner's pace ({b['learner_pace_look_s']:g} s between moves) "
+                f"{b['learner_pace_redraw_median_s'] * 1000:.0f} ms over {b['learner_pace_redraws']} changes"
+                if "learner_pace_redraw_median_s" in b else "")
         add(f"notebook {nb}: a control change redraws in the browser in <= 300 ms (median, browser suite)",
-            b["redraw_median_s"] <= 0.3, f"{b['redraw_median_s'] * 1000:.0f} ms over {b['redraws']} changes")
+            b["redraw_median_s"] <= 0.3,
+            f"{b['redraw_median_s'] * 1000:.0f} ms over {b['redraws']} changes back to back{pace}")
     if math.isfinite(report.get("nbval_s", float("nan"))):
         add("strict nbval over the five notebooks <= 60 s", report["nbval_s"] <= 60, f"{report['nbval_s']:.1f} s")
     elif report.get("nbval_summary", "").startswith("not run"):
@@ -902,15 +908,26 @@ WHY_MISSED = {
                         "most when other processes share the machine's caches and memory bandwidth, so the worst "
                         "ratio is the one that moves most from run to run.",
     "standard:": _why_standard,
-    "explorer residual": "each setting trains the network again (compute: the gradient norms and 60 SGD steps of "
-                         "a depth-D MLP, ~100 ms at depth 20 and more at depth 40); the figure itself is two line "
-                         "plots redrawn in full. A cache of training runs keyed by the setting would fix it.",
+    "explorer residual": "the first visit to a depth / batch-norm / shortcut setting trains its two networks "
+                         "(six learning rates at once, 0.1-1 s); the explorer trains the settings one move away "
+                         "in the background while the kernel is idle, so a learner who looks at a plot first "
+                         "mostly meets cached settings.",
+    "notebook 04": "its explorer trains a plain and a residual network (six learning rates at once, about 0.4 s "
+                   "each at depth 16) the first time a depth, batch-norm or shortcut setting is shown. It trains "
+                   "the settings one move away in a background thread while the kernel is idle, but the browser "
+                   "suite moves the controls back to back (as fast as the page settles), so most moves arrive "
+                   "before their networks are ready and wait for the rest of the training; at a learner's pace "
+                   "(the second median in the measured column) the moves find their settings cached. Tried: "
+                   "training the plain and the v1 net as one ensemble (10-15 % faster: the cost grows with the "
+                   "ensemble), and a single learning rate "
+                   "first (2x faster, but not bitwise equal to the six-rate run: at lr 1.0 the runs drift apart "
+                   "by 1e-11, so the plot would depend on which path trained it).",
     "notebook ": "the browser time is the kernel-side redraw (the explorer rows above) plus the widget's comm round "
                  "trip, JupyterLab re-rendering the output (printed counts and a ~100 KB image) and Chromium, all on "
                  "the same loaded 2-core machine (load average in test-output/e2e/NN_timings.json).",
-    "explorer sliding_window": "most of its controls (pass, n, kernel, stride, padding, dilation) change the grids, "
-                               "so the drawing is rebuilt: new axes, one text per cell and a layout pass; only the "
-                               "position slider (and the play button) moves the window in place.",
+    "explorer sliding_window": "most of its controls (pass, n, kernel, stride, padding, dilation) change the grids: "
+                               "its three axes are emptied and refilled with one text per cell and drawn in full; "
+                               "only the position slider (and the play button) moves the window in place.",
     "pointwise:": _why_pointwise,
     "float64:": _why_float64,
     "whole MobileNet": _why_network,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from math import comb
 
 import numpy as np
@@ -140,6 +141,8 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
             parts["title"].set_text(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}")
             return
         if strip:
+            if "_window_full_size" in fig.__dict__:  # the live view may have made it shorter
+                fig.set_size_inches(fig.__dict__["_window_full_size"])
             axes = fig.subplots(2, len(positions), squeeze=False, height_ratios=[s["grid"].shape[0], ho])
             for i, p in enumerate(positions):
                 pr, pc = divmod(p, wo)
@@ -152,9 +155,10 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
         ax_in, ax_k, ax_out = _window_axes(fig, [s["grid"].shape, (kh, kw), (ho, wo)])
         parts = draw_window_step(ax_in, ax_out, s["grid"], s["mask"], s["kernel"], s["out"], (r, c),
                                  stride=s["stride"], dilation=s["dilation"], fontsize=font)
+        # the outer titles line up with the outer edges: a narrow grid's title then stays inside the figure
         ax_in.set_title(f"padded input {s['grid'].shape[0]}×{s['grid'].shape[1]} (gray: zero padding)",
-                        fontsize=10)
-        parts["title"] = ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10)
+                        fontsize=10, loc="left")
+        parts["title"] = ax_out.set_title(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}", fontsize=10, loc="right")
         parts["key"] = key
         fig.__dict__["_window_parts"] = parts
         vmax = np.abs(s["kernel"]).max()
@@ -200,19 +204,24 @@ def _window_axes(fig: Figure, grids: list[tuple[int, int]]) -> list:
         for ax in axes:
             for artist in [*ax.images, *ax.patches, *ax.texts, *ax.collections, *ax.lines]:
                 artist.remove()
-    width, height = fig.get_size_inches() * fig.dpi
-    margin, gap, top = 5.0, 30.0, 50.0  # pixels; the titles sit in ``top``
+    full = fig.__dict__.setdefault("_window_full_size", tuple(fig.get_size_inches()))
+    width, most = full[0] * fig.dpi, full[1] * fig.dpi  # pixels
+    margin, gap, top = 5.0, 30.0, 56.0  # pixels; the titles sit in ``top``
     (hi, wi), (hk, wk), (ho, wo) = grids
     slots = [wi, max(wk, 2) + 1, max(wo, 3)]  # the kernel's slot has room for its title
     unit = (width - 2 * margin - 2 * gap) / sum(slots)
-    cell = min(unit, (height - top - margin) / max(hi, ho))
+    cell = min(unit, (most - top - margin) / max(hi, ho))
     sizes = [(wi * cell, hi * cell), None, (wo * cell, ho * cell)]
-    k_cell = min(1.3 * cell, slots[1] * unit / wk, (height - top - margin) / hk)
+    k_cell = min(1.3 * cell, slots[1] * unit / wk, (most - top - margin) / hk)
     sizes[1] = (wk * k_cell, hk * k_cell)
+    # the figure is as tall as its tallest grid needs (no empty band under the titles)
+    height = max(220, math.ceil(top + margin + max(h for _, h in sizes)))  # 220: room for the titles of a 1-row grid
+    if abs(fig.get_size_inches()[1] * fig.dpi - height) > 0.5:
+        fig.set_size_inches(full[0], height / fig.dpi)
     x = margin
     for ax, slot, (w, h) in zip(axes, slots, sizes, strict=True):
-        x0 = x + (slot * unit - w) / 2  # centred in its slot, and vertically in the space under the titles
-        y0 = margin + (height - top - margin - h) / 2
+        x0 = x + (slot * unit - w) / 2  # centred in its slot; tops aligned, so the titles are on one line
+        y0 = height - top - h
         ax.set_position((x0 / width, y0 / height, w / width, h / height))
         x += slot * unit + gap
     return axes
