@@ -921,7 +921,10 @@ WHY_MISSED = {
                    "training the plain and the v1 net as one ensemble (10-15 % faster: the cost grows with the "
                    "ensemble), and a single learning rate "
                    "first (2x faster, but not bitwise equal to the six-rate run: at lr 1.0 the runs drift apart "
-                   "by 1e-11, so the plot would depend on which path trained it).",
+                   "by 1e-11, so the plot would depend on which path trained it), and a worker process instead "
+                   "of the thread (a new setting's two networks in parallel: 0.5 s instead of 0.75 s on an idle "
+                   "machine, but with the browser and JupyterLab on the same two cores the back-to-back median "
+                   "rose to 583 ms).",
     "notebook ": "the browser time is the kernel-side redraw (the explorer rows above) plus the widget's comm round "
                  "trip, JupyterLab re-rendering the output (printed counts and a ~100 KB image) and Chromium, all on "
                  "the same loaded 2-core machine (load average in test-output/e2e/NN_timings.json).",
