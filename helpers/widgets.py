@@ -187,6 +187,35 @@ def _auto_alt(view: View, panels: list[Panel], scales: list[dict], setting: str)
     return f"{head}{len(parts)} panels for {setting}: " + "; ".join(parts)
 
 
+TEXT_COLUMNS = 110  # JupyterLab's output area in a 1400-px window holds about 118 monospace characters
+
+
+def wrap_text(text: str, width: int = TEXT_COLUMNS) -> str:
+    """``text`` with every line longer than ``width`` broken between words (continuations
+    indented), so the printed counts never break inside a word in the notebook."""
+    import textwrap
+
+    lines = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        lines += textwrap.wrap(line, width, subsequent_indent="    ", break_long_words=False,
+                               break_on_hyphens=False, replace_whitespace=False, drop_whitespace=True) or [line]
+    return "\n".join(lines)
+
+
+def _cell_label(value: float, integers: bool) -> str:
+    """A kernel cell's value as written in it: integers as they are, others to 2 decimals;
+    a value that is not 0 but rounds to 0.00 is written ``≈0`` (never a false ``0.00``)."""
+    if not np.isfinite(value):
+        return ""
+    if integers:
+        return f"{value:g}"
+    text = f"{value:.2f}"
+    return "≈0" if value != 0 and float(text) == 0 else text
+
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -212,15 +241,23 @@ def _set_log_ticks(ax: object) -> None:
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
     """Major ticks for a log axis from ``lo`` to ``hi``: the decades inside, or 1-2-5 steps
-    when fewer than two decades fall inside (so a short range still has labelled ticks)."""
+    when fewer than two decades fall inside, or finer steps: always at least two labelled
+    ticks, however short the range."""
     lo, hi = min(lo, hi), max(lo, hi)
     if not (lo > 0 and np.isfinite(hi)):
         return []
     first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
     step = max(1, -(-(last - first) // 6))  # at most about six decades labelled
     ticks = [10.0**e for e in range(first, last + 1, step) if lo <= 10.0**e <= hi]
-    if len(ticks) < 2:
-        ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    for mantissas in ((1, 2, 5), range(1, 10)):  # a short range: 1-2-5 steps, else every integer mantissa
+        if len(ticks) < 2:
+            ticks = [m * 10.0**e for e in range(first, last + 1) for m in mantissas if lo <= m * 10.0**e <= hi]
+    digits = 2
+    while len(ticks) < 2 and digits <= 8:  # a very flat line (a loss stuck near chance): its two ends, rounded inwards
+        step = 10.0 ** (np.floor(np.log10(hi)) - digits + 1)
+        a, b = np.ceil(lo / step) * step, np.floor(hi / step) * step
+        ticks = [float(f"{a:.{digits}g}"), float(f"{b:.{digits}g}")] if a < b else []
+        digits += 1
     return ticks
 
 
@@ -501,7 +538,7 @@ class Explorer:
                 finite = p.data[np.isfinite(p.data)] if texts else p.data[:0]
                 integers = bool(np.all(finite == np.round(finite)))
                 for t, v in zip(texts, np.ravel(p.data), strict=False):
-                    t.set_text("" if not np.isfinite(v) else f"{v:g}" if integers else f"{v:.2f}")
+                    t.set_text(_cell_label(v, integers))
                     frac = (v - kw["vmin"]) / ((kw["vmax"] - kw["vmin"]) or 1.0)
                     dark = (frac < 0.3 or frac > 0.7) if kw["cmap"] == "RdBu_r" else frac < 0.55
                     color = "white" if dark else "black"
@@ -610,7 +647,7 @@ class Explorer:
         from IPython.display import display
 
         view, png = self.render(**{**self.static, **values})
-        print("\n".join(t for t in (view.text, f"Figure: {view.alt}") if t))
+        print(wrap_text("\n".join(t for t in (view.text, f"Figure: {view.alt}") if t)))
         display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"Figure: {view.alt}"}, raw=True,
                 metadata={"image/png": {"alt": view.alt}})
 
@@ -642,7 +679,11 @@ class Explorer:
                                                continuous_update=False, style=style)
             elif kind == "dropdown":
                 options, value = opts
-                made[name] = w.Dropdown(options=options, value=value, description=label, style=style)
+                # wide enough for the longest option (about 7.5 px a character, plus the label and arrow)
+                longest = max(len(str(o)) for o in options)
+                width = max(300, int(7.5 * (longest + len(label))) + 60)
+                made[name] = w.Dropdown(options=options, value=value, description=label, style=style,
+                                        layout=w.Layout(width=f"{width}px"))
             elif kind == "toggle":
                 options, value = opts
                 made[name] = w.ToggleButtons(options=options, value=value, description=label,
@@ -705,11 +746,20 @@ class Explorer:
                 self._apply(controls, values, constraints)
             finally:
                 busy[0] = False
-            view, png = self.render(**values)
+            try:
+                view, png = self.render(**values)
+            except Exception as exc:  # noqa: BLE001 -- shown where the learner looks, not in a log
+                with out:
+                    out.clear_output(wait=True)
+                    print(wrap_text(f"This setting could not be drawn ({type(exc).__name__}: {exc}); "
+                                    "move a control to another value."))
+                if self.prefetch:  # never left paused by a failed redraw
+                    self.prefetch(values)
+                return
             with out:
                 out.clear_output(wait=True)
                 if view.text:
-                    print(view.text)
+                    print(wrap_text(view.text))
                 # an <img> with its alt (JupyterLab, Colab and VS Code show HTML), and the alt as the
                 # plain-text form; the PNG travels once (a second image/png copy of it made every
                 # message to the browser twice as large)
@@ -727,7 +777,8 @@ class Explorer:
             if isinstance(c, w.ToggleButtons):
                 continue
             others.append(w.HBox([self.play_buttons[name], c]) if name in self.play_buttons else c)
-        rows = [*toggles, *[w.HBox(others[i:i + 3]) for i in range(0, len(others), 3)]]
+        rows = [*toggles, *[w.HBox(others[i:i + 3], layout=w.Layout(flex_flow="row wrap"))  # wrap, never overflow
+                            for i in range(0, len(others), 3)]]
         refresh()
         box = w.VBox([*rows, out])
         box.add_class("explorer")

@@ -9,7 +9,7 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.text import Text
 
 from helpers import explorers
-from helpers.widgets import MAX_WIDTH_IN, Explorer, Panel, View
+from helpers.widgets import MAX_WIDTH_IN, TEXT_COLUMNS, Explorer, Panel, View, wrap_text
 
 FACTORIES = [explorers.sliding_window, explorers.separable, explorers.depthwise_pointwise, explorers.program,
              explorers.one_by_one, explorers.bottleneck, explorers.two_one_by_ones, explorers.residual]
@@ -97,7 +97,8 @@ def test_show_stores_the_png_with_its_alt_and_prints_it(capsys):
     alt = kw["metadata"]["image/png"]["alt"]
     assert alt and bundle["text/plain"] == f"Figure: {alt}"
     printed = capsys.readouterr().out
-    assert printed.rstrip().endswith(f"Figure: {alt}") and "max |difference from full|" in printed
+    assert printed.rstrip().endswith(wrap_text(f"Figure: {alt}")) and "max |difference from full|" in printed
+    assert max(len(line) for line in printed.splitlines()) <= TEXT_COLUMNS  # no line breaks inside a word
 
 
 def test_every_stored_notebook_image_has_alt_text():
@@ -291,3 +292,50 @@ def test_residual_prefetch_holds_while_a_notebook_cell_runs(monkeypatch):
         time.sleep(0.01)
     assert set(runs._done) == {(4, "plain", False), (4, "v1", False), (2, "plain", True), (2, "v1", True),
                                (2, "preact", False)}
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.9, 1.3), (1.05, 1.8), (1.08, 1.12), (1.0991, 1.0993), (0.003, 0.08),
+                                        (0.02, 900.0), (1e-9, 10.0), (3.0, 3.5)])
+def test_log_axes_always_get_two_labelled_ticks_inside_their_range(lo, hi):
+    from helpers.widgets import _log_ticks
+
+    ticks = _log_ticks(lo, hi)
+    assert len(ticks) >= 2 and all(lo <= t <= hi for t in ticks) and ticks == sorted(set(ticks))
+
+
+def test_sliding_window_still_draws_live_after_the_static_strip():
+    """show() draws a strip into the same figure (clearing it); the live view drawn after it must
+    build its grids again, not move artists that are no longer in the figure."""
+    import io
+
+    from PIL import Image
+
+    ex = explorers.sliding_window()
+    ex.render()
+    ex.render(**ex.static)  # what show() draws
+    ex.render(position=1)
+    _, png = ex.render(position=2)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    orange = (np.abs(pixels - [255, 183, 122]).sum(axis=2) < 12).sum()  # the window's cells
+    assert orange > 1000, "the live sliding window came out blank"
+
+
+def test_widget_prints_a_failed_redraw_and_keeps_prefetching(capsys):
+    pytest.importorskip("ipywidgets")
+    import ipywidgets as w
+
+    def compute(a: int) -> View:
+        if a == 2:
+            raise ValueError("no picture for a = 2")
+        return View(panels=[("x", np.full((4, 4), float(a)))], text=f"a = {a}")
+
+    calls = []
+    ex = Explorer({"a": ("slider", 0, 3, 1, 1)}, compute, prefetch=calls.append)
+    box = ex.widget()
+    slider = next(c for c in box.children[0].children if isinstance(c, w.IntSlider))
+    slider.value = 2
+    printed = capsys.readouterr().out
+    assert "This setting could not be drawn (ValueError: no picture for a = 2); move a control" in printed
+    assert calls[-2] is None and calls[-1]["a"] == 2  # paused for the redraw, resumed after the failure
+    slider.value = 3
+    assert "a = 3" in capsys.readouterr().out

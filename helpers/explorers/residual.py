@@ -197,6 +197,11 @@ def _run(depth: int, block: str, learning_rate: float, batchnorm: bool) -> tuple
     return losses[:, LEARNING_RATES.index(learning_rate)], grads, rms
 
 
+def _times(ratio: float) -> str:
+    """A ratio >= 1 to one significant digit, as a learner reads it: ``≈900×``, ``≈3,000×``, ``≈2×``."""
+    return f"≈{float(f'{ratio:.1g}'):,.0f}×"
+
+
 CHANCE = float(np.log(3))  # the loss of a uniform guess over 3 classes
 
 
@@ -221,7 +226,8 @@ def diagnose(losses: np.ndarray, grads: np.ndarray, rms: np.ndarray) -> tuple[st
     if final > 0.5 * CHANCE:
         spike = float(np.nanmax(losses))
         why = (f"; the loss spiked to {spike:.2g}: the step is too large" if spike > 2 * max(start, CHANCE) else
-               f"; the first layer's gradient is {g_ratio:.0e}x the last layer's, so it is not vanishing"
+               f"; the first layer's gradient is {_times(g_ratio)} the last layer's: it grows toward the "
+               "input instead of vanishing"
                if g_ratio >= 1 else f"; first-layer gradient {g_ratio:.0e} of the last layer's")
         return "stuck", f"loss stayed at {final:.2g} (chance: {CHANCE:.2g}){why}"
     return "trained", f"loss {start:.2g} -> {final:.2g}"

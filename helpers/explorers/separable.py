@@ -136,11 +136,14 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
         font = 8.0  # 11 px at 100 dpi; a cell is at least 30 px
         key = (n, kernel, stride, padding, dilation, step)
         parts = fig.__dict__.get("_window_parts")
-        if parts is not None and parts["key"] == key and not strip:  # the same grids: only move the window
+        if (parts is not None and parts["key"] == key and not strip
+                and parts["title"].axes in fig.axes):  # the same grids, still drawn: only move the window
             move_window_step(parts, (r, c))
             parts["title"].set_text(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}")
             return
-        if strip:
+        if strip:  # (the figure was cleared: the live view's axes and artists are gone)
+            fig.__dict__.pop("_window_parts", None)
+            fig.__dict__.pop("_window_axes", None)
             if "_window_full_size" in fig.__dict__:  # the live view may have made it shorter
                 fig.set_size_inches(fig.__dict__["_window_full_size"])
             axes = fig.subplots(2, len(positions), squeeze=False, height_ratios=[s["grid"].shape[0], ho])
@@ -276,16 +279,19 @@ def separable_view(kernel: str, size: int, sigma: float, method: str, image: str
         f"showing {method}: max |difference from full| = {diff.max():.2e}",
     ]
     col, row = sep.column, sep.row
+    # row 1: the input, the kernel and the outer product of its factors on one scale (compare them);
+    # row 2: the outputs; row 3: the two 1-D factors on a scale of their own, and the difference map
     panels = [
         Panel(f"input {image}", img, kind="rgb", width=1.0, newrow=True),
-        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel", width=0.6),
-        Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="kernel", width=0.2),
-        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="kernel", width=0.8),
-        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel", width=0.6),
+        Panel(f"kernel {kh}×{kw}\n{kernel}", k, kind="kernel", group="kernel"),
+        Panel("column ⊗ row\n(rank 1)", np.outer(col, row), kind="kernel", group="kernel"),
     ]
     panels += [Panel(f"{method}: {name}", out[:, :, i], group="out", newrow=i == 0) for i, name in enumerate(RGB)]
-    panels.append(Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff",
-                        newrow=True))
+    panels += [
+        Panel(f"column\n{kh}×1", col[:, None], kind="kernel", group="factors", width=0.2, newrow=True),
+        Panel(f"row 1×{kw}", row[None, :], kind="kernel", group="factors", width=0.8),
+        Panel(f"|{method} − full| (max over R, G, B)\nmax error {diff.max():.1e}", diff, kind="diff"),
+    ]
     return View(panels=panels, text="\n".join(lines))
 
 
