@@ -187,6 +187,45 @@ def _auto_alt(view: View, panels: list[Panel], scales: list[dict], setting: str)
     return f"{head}{len(parts)} panels for {setting}: " + "; ".join(parts)
 
 
+class _LightColorbar:
+    """A matplotlib colorbar that follows its group's colour scale without being rebuilt.
+
+    A Colorbar redraws itself in full (a new mesh of 256 cells, its ticks) whenever its
+    image's limits change -- about 4 ms each, on every control change. The bar of a linear
+    scale looks the same for any limits, so here it is one gradient image stretched over
+    (vmin, vmax): a new scale moves its ends and the axis limits, and the ticks follow.
+    """
+
+    def __init__(self, cb: object) -> None:
+        im = cb.mappable
+        im.callbacks.disconnect(im.colorbar_cid)  # limits are set through update() instead
+        self.cb, self.ax = cb, cb.ax
+        if cb.solids is not None:
+            cb.solids.remove()
+            cb.solids = None
+        vmin, vmax = im.get_clim()
+        self.gradient = self.ax.imshow(np.linspace(0.0, 1.0, 256)[:, None], cmap=im.get_cmap(), vmin=0.0, vmax=1.0,
+                                       aspect="auto", origin="lower", interpolation="nearest",
+                                       extent=(0.0, 1.0, vmin, vmax), zorder=0)
+        self.scale = None
+        self.update(im.get_cmap().name, vmin, vmax)
+
+    def update(self, cmap: str, vmin: float, vmax: float) -> None:
+        if self.scale == (cmap, vmin, vmax):
+            return
+        self.scale = (cmap, vmin, vmax)
+        if self.gradient.get_cmap().name != cmap:
+            self.gradient.set_cmap(cmap)
+        self.gradient.set_extent((0.0, 1.0, vmin, vmax))
+        self.ax.set_xlim(0.0, 1.0)
+        self.ax.set_ylim(vmin, vmax)
+        self.cb.vmin, self.cb.vmax = vmin, vmax
+
+
+def _light_colorbar(cb: object) -> _LightColorbar:
+    return _LightColorbar(cb)
+
+
 TEXT_COLUMNS = 110  # JupyterLab's output area in a 1400-px window holds about 118 monospace characters
 
 
@@ -418,10 +457,16 @@ class Explorer:
                     first_by_group.setdefault(key, im)
                     if r == first_row.setdefault(key, r):  # a colorbar beside the group's first row
                         axes_by_group.setdefault(key, []).append(ax)
+        self._bars = {}
         for key, axes in axes_by_group.items():
             cb = fig.colorbar(first_by_group[key], ax=axes, shrink=0.85, pad=0.02, aspect=18)
             cb.ax.tick_params(labelsize=MIN_FONT_PT)
             cb.locator = MaxNLocator(5)  # a few labelled ticks: enough to read, cheaper to draw
+            # an invisible label as wide as the widest tick label a scale gets ("−0.25"), so the layout,
+            # computed once for the first setting, leaves room for the labels of every later one
+            cb.ax.annotate("−0.000", xy=(1.0, 0.5), xycoords="axes fraction", xytext=(5, 0),
+                           textcoords="offset points", fontsize=MIN_FONT_PT, alpha=0.0, va="center")
+            self._bars[key] = _light_colorbar(cb)
         self._group_of = [(p.group or f"panel{i + 1}") if p.kind != "rgb" else None for i, p in enumerate(panels)]
         self._line_axes = []
         for i in range(n_line):
@@ -431,7 +476,7 @@ class Explorer:
         self._fig = fig
         self._frozen = False
 
-    _STATE = ("_fig", "_artists", "_texts", "_line_axes", "_suptitle", "_group_of", "_frozen")
+    _STATE = ("_fig", "_artists", "_texts", "_line_axes", "_suptitle", "_group_of", "_frozen", "_bars")
 
     def _switch(self, layout: tuple, view: View, panels: list[Panel]) -> None:
         """Make the figure of ``layout`` current: a kept one (the last few layouts are kept, so
@@ -451,7 +496,8 @@ class Explorer:
         """Text artists for the values of a small kernel, one per cell (none when the cells are too small)."""
         small = np.isfinite(p.data).sum() <= 60
         if p.kind == "kernel" and p.data.ndim == 2 and small and self._cell_px(p) >= 22:
-            return [ax.text(x, y, "", ha="center", va="center", fontsize=MIN_FONT_PT)
+            # clipped to the axes: they cannot reach outside it, so a partial redraw need not measure them
+            return [ax.text(x, y, "", ha="center", va="center", fontsize=MIN_FONT_PT, clip_on=True)
                     for y in range(p.data.shape[0]) for x in range(p.data.shape[1])]
         return []
 
@@ -550,6 +596,9 @@ class Explorer:
             if p.kind != "kernel" and "×" not in title:
                 title = f"{title}\n{p.data.shape[0]}×{p.data.shape[1]}"
             artist.axes.title.set_text(title)
+        for key, kw in group_scale.items():
+            if key in self._bars:
+                self._bars[key].update(kw["cmap"], kw["vmin"], kw["vmax"])
         for ax, lp in zip(self._line_axes, view.lines, strict=True):
             lines = ax.get_lines()
             same_kind = (getattr(ax, "_panel_kind", None) == (lp.title, lp.xlabel, lp.ylabel, lp.logy)
@@ -793,6 +842,7 @@ class Explorer:
 
 _GLYPHS: OrderedDict = OrderedDict()  # (text, font, position phase, ...) -> [(glyph bitmap, left, top)]
 _GLYPH_CACHE_SIZE = 6000
+_FONT_METRICS: dict = {}  # (font properties, dpi) -> (ascent, descent, line gap) in pixels
 
 
 def _glyph_cache_works() -> bool:
@@ -859,6 +909,30 @@ def _make_canvas_class() -> type:
                 self._renderer.draw_text_image(buffer, left + ix, height - (top + iy) + buffer.shape[0], 0, gc)
             return None
 
+        if cache_glyphs:
+            def _get_font_height_metrics(self, prop):  # noqa: ANN001, ANN202
+                """The font's ascent, descent and line gap in pixels (what Text._get_layout looks
+                up for every text it lays out: the font and its tables), kept per font and dpi."""
+                key = (hash(prop), self.dpi)
+                hit = _FONT_METRICS.get(key)
+                if hit is None:
+                    from matplotlib.font_manager import fontManager, get_font
+
+                    font = get_font(fontManager._find_fonts_by_props(prop))
+                    hit = (None, None, None)
+                    for table_name, gap, ascent, descent in (
+                            ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                            ("hhea", "lineGap", "ascent", "descent")):
+                        table = font.get_sfnt_table(table_name)
+                        if table is None:
+                            continue
+                        em = font.get_sfnt_table("head")["unitsPerEm"]
+                        scale = 1 / em * prop.get_size_in_points() * self.dpi / 72
+                        hit = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
+                        break
+                    _FONT_METRICS[key] = hit
+                return hit
+
     class _Canvas(FigureCanvasAgg):
         """Agg canvas that redraws only the stale parts of a figure and encodes PNGs by bands."""
 
@@ -892,7 +966,9 @@ def _make_canvas_class() -> type:
             if isinstance(artist, Axes):
                 ax = artist
                 boxes = [ax.get_window_extent(renderer)]
-                texts = [ax.title, ax._left_title, ax._right_title, *ax.texts]
+                # texts clipped to the axes stay inside its box: measuring them (a text layout each)
+                # was a third of a redraw with two 7x7 kernels written out
+                texts = [ax.title, ax._left_title, ax._right_title, *(t for t in ax.texts if not t.get_clip_on())]
                 boxes += [t.get_window_extent(renderer) for t in texts if t.get_visible() and t.get_text()]
                 if ax.legend_ is not None and ax.legend_.get_visible():
                     boxes.append(ax.legend_.get_window_extent(renderer))
