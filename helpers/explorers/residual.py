@@ -177,16 +177,18 @@ def _prefetch(values: dict | None) -> None:
     Warms the settings one move of one control away: depth up and down, batch norm
     toggled (each needs the plain and the residual network) and the other shortcut form
     (the plain one is shared); the learning rate needs nothing, all rates are trained at
-    once. The cheapest moves come first, so the most of them are ready soonest.
+    once. They come in the order of the controls above the plot (depth, the lesson's main
+    control, first); within one control, the cheaper direction first.
     """
     if values is None:
         _RUNS.pause()
         return
     depth, bn, block = values["depth"], values["batchnorm"], SHORTCUTS[values["shortcut"]]
-    moves = [[(d, "plain", b), (d, block, b)] for d, b in ((depth + 2, bn), (depth - 2, bn), (depth, not bn))
-             if DEPTHS[0] <= d <= DEPTHS[-1]]
+    depths = sorted((d for d in (depth - 2, depth + 2) if DEPTHS[0] <= d <= DEPTHS[-1]),
+                    key=lambda d: _training_cost((d, block, bn)))
+    moves = [[(d, "plain", bn), (d, block, bn)] for d in depths]
+    moves.append([(depth, "plain", not bn), (depth, block, not bn)])
     moves += [[(depth, other, bn)] for other in SHORTCUTS.values() if other != block]
-    moves.sort(key=lambda keys: sum(_training_cost(k) for k in keys if not _RUNS.cached(k)))
     _RUNS.warm([k for keys in moves for k in keys])
 
 
