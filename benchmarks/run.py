@@ -648,7 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     redraws = [] if args.quick else explorer_redraws()
     for r in redraws:
         print(f"explorer {r['explorer']}: {r['moves']} control changes, CPU median {r['cpu_median_ms']:.1f} ms "
-              f"(max {r['cpu_max_ms']:.1f}), wall median {r['wall_median_ms']:.1f} ms")
+              f"(max {r['cpu_max_ms']:.1f}), wall median {r['wall_median_ms']:.1f} ms"
+              + (f"; {r['first_visits']} first visits (training) CPU median {r['first_visit_cpu_median_ms']:.0f} ms"
+                 if "first_visits" in r else ""))
     browser = browser_redraws()
     for nb, b in browser.items():
         print(f"browser suite, notebook {nb}: median redraw {b['redraw_median_s'] * 1000:.0f} ms over "
@@ -750,8 +752,10 @@ def evaluate(report: dict) -> list[dict]:
     add("explorer slider update <= 100 ms (median)", report["slider_update_ms"] <= 100,
         f"{report['slider_update_ms']:.1f} ms")
     for r in report.get("explorer_redraws", []):
+        first = (f"; the {r['first_visits']} first visits to a setting, which train two networks: median "
+                 f"{r['first_visit_cpu_median_ms']:.0f} ms" if "first_visits" in r else "")
         add(f"explorer {r['explorer']}: CPU per control change <= 80 ms (median over {r['moves']})",
-            r["cpu_median_ms"] <= 80, f"{r['cpu_median_ms']:.1f} ms (max {r['cpu_max_ms']:.1f} ms)")
+            r["cpu_median_ms"] <= 80, f"{r['cpu_median_ms']:.1f} ms (max {r['cpu_max_ms']:.1f} ms){first}")
     for nb, b in report.get("browser_redraws", {}).items():
         pace = (f"; at a learner's pace ({b['learner_pace_look_s']:g} s between moves) "
                 f"{b['learner_pace_redraw_median_s'] * 1000:.0f} ms over {b['learner_pace_redraws']} changes"
