@@ -86,19 +86,27 @@ def _release_workspace() -> None:
     _workspace_local.__dict__.pop("buffers", None)
 
 
-def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: PadAmounts) -> np.ndarray:
+def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: PadAmounts,
+                 planar: bool = False) -> np.ndarray:
     """Input rows ``r_lo:r_hi`` in *padded* coordinates, zero-filled outside the image.
 
     img: (H, W, C). Returns (r_hi - r_lo, W + cols.before + cols.after, C), a view of
-    the workspace that is valid until the next call.
+    the workspace that is valid until the next call; with ``planar`` the same values laid
+    out (C, r_hi - r_lo, W + cols.before + cols.after), every channel's padded rows one
+    after the other, gathered straight from the channels-last image.
     """
     h, w, c = img.shape
-    buf = _workspace("padded rows", (r_hi - r_lo, w + cols.before + cols.after, c), img.dtype)
+    shape = (r_hi - r_lo, w + cols.before + cols.after, c)
+    if planar:
+        out = _workspace("planar rows", (c, *shape[:2]), img.dtype)
+        buf = out.transpose(1, 2, 0)  # written through a channels-last view of it
+    else:
+        out = buf = _workspace("padded rows", shape, img.dtype)
     src_lo, src_hi = max(r_lo - rows.before, 0), min(r_hi - rows.before, h)
     first, last = src_lo + rows.before - r_lo, src_hi + rows.before - r_lo  # the image rows in buf
     if src_hi <= src_lo:
         buf[:] = 0
-        return buf
+        return out
     if first:
         buf[:first] = 0
     if last < buf.shape[0]:
@@ -108,7 +116,7 @@ def _padded_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: 
     if cols.after:
         buf[first:last, cols.before + w :] = 0
     buf[first:last, cols.before : cols.before + w] = img[src_lo:src_hi]
-    return buf
+    return out
 
 
 def _block_rows(row_elements: int, dtype: np.dtype, h_out: int, block_bytes: int = _BLOCK_BYTES) -> int:
@@ -378,32 +386,6 @@ _SMALL_PATCH = 256
 _PATCH_PIXELS = 8192
 
 
-def _planar_rows(img: np.ndarray, r_lo: int, r_hi: int, rows: PadAmounts, cols: PadAmounts) -> np.ndarray:
-    """Input rows ``r_lo:r_hi`` in padded coordinates, zero-filled outside the image, *planar*.
-
-    img: (H, W, C). Returns (C, r_hi - r_lo, W + cols.before + cols.after), a view of the
-    workspace valid until the next call: every channel's padded rows one after the
-    other, gathered straight from the channels-last image (no padded copy first).
-    """
-    h, w, c = img.shape
-    buf = _workspace("planar rows", (c, r_hi - r_lo, w + cols.before + cols.after), img.dtype)
-    src_lo, src_hi = max(r_lo - rows.before, 0), min(r_hi - rows.before, h)
-    first, last = src_lo + rows.before - r_lo, src_hi + rows.before - r_lo  # the image rows in buf
-    if src_hi <= src_lo:
-        buf[:] = 0
-        return buf
-    if first:
-        buf[:, :first] = 0
-    if last < buf.shape[1]:
-        buf[:, last:] = 0
-    if cols.before:
-        buf[:, first:last, : cols.before] = 0
-    if cols.after:
-        buf[:, first:last, cols.before + w :] = 0
-    buf[:, first:last, cols.before : cols.before + w] = img[src_lo:src_hi].transpose(2, 0, 1)
-    return buf
-
-
 def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, cols: PadAmounts, dilation: int,
                       out: np.ndarray) -> np.ndarray:
     """Stride-1 standard convolution for few input channels (RGB, say), into ``out``.
@@ -436,7 +418,7 @@ def _standard_patches(img: np.ndarray, kernel: np.ndarray, rows: PadAmounts, col
         n = min(step, h_out - y0)
         size = n * w_pad
         # (C_in, rows * W_pad), one spare row so that the last tap's slice stays inside
-        pl = _planar_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols).reshape(c_in, -1)
+        pl = _padded_rows(img, y0, y0 + n + dilation * (kh - 1) + 1, rows, cols, planar=True).reshape(c_in, -1)
         p = patches[:, :size]
         for t, start in enumerate(starts):
             p[t * c_in : (t + 1) * c_in] = pl[:, start : start + size]

@@ -222,10 +222,6 @@ class _LightColorbar:
         self.cb.vmin, self.cb.vmax = vmin, vmax
 
 
-def _light_colorbar(cb: object) -> _LightColorbar:
-    return _LightColorbar(cb)
-
-
 TEXT_COLUMNS = 110  # JupyterLab's output area in a 1400-px window holds about 118 monospace characters
 
 
@@ -258,13 +254,17 @@ def _cell_label(value: float, integers: bool) -> str:
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def _is_decade(value: float) -> bool:
+    """Whether ``value`` is a power of ten."""
+    return value > 0 and np.isfinite(value) and abs(value / 10.0 ** round(float(np.log10(value))) - 1) < 1e-9
+
+
 def _decade_label(value: float, _pos: object = None) -> str:
     """A log-axis tick label: ``10⁻²`` for a power of ten, else the value (plain text, no mathtext)."""
     if value <= 0 or not np.isfinite(value):
         return ""
-    exponent = round(float(np.log10(value)))
-    if abs(value / 10.0**exponent - 1) < 1e-9:
-        return "10" + str(exponent).translate(_SUPERSCRIPT)
+    if _is_decade(value):
+        return "10" + str(round(float(np.log10(value)))).translate(_SUPERSCRIPT)
     return f"{value:g}"
 
 
@@ -273,8 +273,8 @@ def _set_log_ticks(ax: object) -> None:
     ticks = _log_ticks(*ax.get_ylim())
     if list(ax.get_yticks()) == ticks:
         return
-    decades = all(_decade_label(t).startswith("10") and "." not in _decade_label(t) for t in ticks)
     ax.set_yticks(ticks)
+    decades = all(_is_decade(t) for t in ticks)
     ax.yaxis.set_major_formatter(FuncFormatter(_decade_label if decades else lambda v, _pos=None: f"{v:g}"))
 
 
@@ -466,7 +466,7 @@ class Explorer:
             # computed once for the first setting, leaves room for the labels of every later one
             cb.ax.annotate("−0.000", xy=(1.0, 0.5), xycoords="axes fraction", xytext=(5, 0),
                            textcoords="offset points", fontsize=MIN_FONT_PT, alpha=0.0, va="center")
-            self._bars[key] = _light_colorbar(cb)
+            self._bars[key] = _LightColorbar(cb)
         self._group_of = [(p.group or f"panel{i + 1}") if p.kind != "rgb" else None for i, p in enumerate(panels)]
         self._line_axes = []
         for i in range(n_line):

@@ -136,8 +136,7 @@ def sliding_window_view(n: int, kernel: int, stride: int, padding: str, dilation
         font = 8.0  # 11 px at 100 dpi; a cell is at least 30 px
         key = (n, kernel, stride, padding, dilation, step)
         parts = fig.__dict__.get("_window_parts")
-        if (parts is not None and parts["key"] == key and not strip
-                and parts["title"].axes in fig.axes):  # the same grids, still drawn: only move the window
+        if parts is not None and parts["key"] == key and not strip:  # the same grids: only move the window
             move_window_step(parts, (r, c))
             parts["title"].set_text(f"output {ho}×{wo}: out[{r}, {c}] = {value:g}")
             return
