@@ -894,6 +894,9 @@ def main(argv: list[str] | None = None) -> int:
             _error(parser.prog, message)
             return 2
         except ImportError as exc:
+            interrupt = exc.__cause__ or exc.__context__
+            if isinstance(interrupt, KeyboardInterrupt):  # a signal landed while a module was loading
+                raise interrupt from None
             _error(parser.prog, _missing_package(exc))
             return 2
         except MemoryError:
